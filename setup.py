@@ -1,0 +1,83 @@
+"""Build the compiled core twice from one source: a baseline build that runs
+on any CPU of the platform and, on x86-64, an AVX2+FMA build chosen at import
+when the CPU supports it.  OpenMP is used when the compiler accepts it;
+FASTDILATE_DISABLE_OPENMP=1 builds a serial core."""
+import os
+import sys
+import sysconfig
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "freethreading_compatible": True,
+}
+
+
+def _targets_x86_64():
+    platform = sysconfig.get_platform()
+    archflags = os.environ.get("ARCHFLAGS", "")
+    if "arm64" in archflags or "universal2" in platform:
+        return False
+    return platform.endswith(("x86_64", "amd64")) or platform == "win-amd64"
+
+
+def _openmp_flags(compiler_type):
+    """(compile flags, link flags) that turn OpenMP on for this compiler."""
+    if compiler_type == "msvc":
+        return ["/openmp"], []
+    if sys.platform == "darwin":  # Apple clang with Homebrew's / the wheel's libomp
+        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+def _compiles_with(compiler, compile_flags, link_flags):
+    """Whether a tiny OpenMP program compiles and links with these flags."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "omp_probe.c")
+        with open(source, "w") as f:
+            f.write("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
+        try:
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=compile_flags)
+            compiler.link_executable(objects, "omp_probe", output_dir=tmp, extra_postargs=link_flags)
+        except Exception:
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        ctype = self.compiler.compiler_type
+        optimise = ["/O2"] if ctype == "msvc" else ["-O3"]
+        compile_omp, link_omp = _openmp_flags(ctype)
+        use_openmp = os.environ.get("FASTDILATE_DISABLE_OPENMP", "0") in ("", "0")
+        if use_openmp and not _compiles_with(self.compiler, compile_omp, link_omp):
+            print("fastdilate: the compiler does not accept OpenMP; building a serial core")
+            use_openmp = False
+        for ext in self.extensions:
+            ext.extra_compile_args = optimise + ext.extra_compile_args
+            if use_openmp:
+                ext.extra_compile_args += compile_omp
+                ext.extra_link_args += link_omp
+        super().build_extensions()
+
+
+def _extensions():
+    sources = "src/fastdilate"
+    extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"], include_dirs=[sources])]
+    if _targets_x86_64():
+        avx2 = ["/arch:AVX2"] if sys.platform == "win32" else ["-mavx2", "-mfma"]
+        extensions.append(
+            Extension("fastdilate._core_avx2", [f"{sources}/_core_avx2.pyx"],
+                      include_dirs=[sources], extra_compile_args=avx2))
+    return cythonize(extensions, compiler_directives=CYTHON_DIRECTIVES)
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

@@ -1,0 +1,318 @@
+"""The public compiled functions: argument checks, dtype rules, padding and
+output allocation in plain Python, then one call into the typed core.
+
+The core trusts what it is given, so every shape and bound it relies on is
+checked here; a bad argument is a ValueError or TypeError that names it.
+"""
+import numbers
+
+import numpy as np
+
+from ._dispatch import core
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+# Problems smaller than this many multiply-adds run on the calling thread:
+# waking a thread team costs more than they do.
+_SERIAL_MACS = 1 << 15
+
+
+# ---------------------------------------------------------------- scalars
+def _as_int(name, value, minimum):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _as_pair(name, value, minimum):
+    """An int for both spatial axes, or a pair (height, width)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair, got {value!r}")
+        return tuple(_as_int(name, v, minimum) for v in value)
+    value = _as_int(name, value, minimum)
+    return value, value
+
+
+def _thread_count(num_threads, macs):
+    if num_threads is None:
+        num_threads = core.default_num_threads()
+    else:
+        num_threads = _as_int("num_threads", num_threads, 1)
+    return 1 if macs < _SERIAL_MACS else num_threads
+
+
+# ----------------------------------------------------------------- arrays
+def _as_array(name, value):
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{name} could not be read as an array: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return array
+
+
+def _result_dtype(*arrays):
+    """float32 when every operand is float32 or float16, float64 otherwise."""
+    single = all(a.dtype in (np.float32, np.float16) for a in arrays)
+    return np.dtype(np.float32) if single else np.dtype(np.float64)
+
+
+def _check_out(out, shape, dtype, inputs):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"out must have shape {shape} and dtype {dtype}, "
+                         f"got shape {out.shape} and dtype {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable C-contiguous array")
+    for name, array in inputs:
+        if np.shares_memory(out, array):
+            raise ValueError(f"out overlaps {name}; pass a separate array")
+    return out
+
+
+# ---------------------------------------------------------------- padding
+def _resolve_padding(padding, kernel_sizes, strides, dilations, allow_causal):
+    """((before, after), ...) for each spatial axis, from any padding form."""
+    ndim = len(kernel_sizes)
+    spans = [d * (k - 1) for k, d in zip(kernel_sizes, dilations)]
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * ndim
+        if padding == "same":
+            if any(s != 1 for s in strides):
+                raise ValueError(f"padding='same' needs stride 1, got stride {strides}")
+            return tuple((span // 2, span - span // 2) for span in spans)
+        if padding == "causal" and allow_causal:
+            return ((spans[0], 0),)
+        forms = "'valid', 'same', 'causal'" if allow_causal else "'valid', 'same'"
+        raise ValueError(f"padding must be an int, a pair or one of {forms}; got {padding!r}")
+    if isinstance(padding, (tuple, list)):
+        if ndim == 1:
+            if len(padding) != 2:
+                raise ValueError(f"padding must be an int or a pair (left, right), got {padding!r}")
+            return (tuple(_as_int("padding", p, 0) for p in padding),)
+        if len(padding) != 2:
+            raise ValueError(f"padding must be an int, a pair (ph, pw) or "
+                             f"((top, bottom), (left, right)), got {padding!r}")
+        axes = []
+        for p in padding:
+            if isinstance(p, (tuple, list)):
+                if len(p) != 2:
+                    raise ValueError(f"padding must be ((top, bottom), (left, right)), got {padding!r}")
+                axes.append(tuple(_as_int("padding", v, 0) for v in p))
+            else:
+                p = _as_int("padding", p, 0)
+                axes.append((p, p))
+        return tuple(axes)
+    padding = _as_int("padding", padding, 0)
+    return ((padding, padding),) * ndim
+
+
+def _check_padding_mode(padding_mode, pads, spatial):
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    for (before, after), size in zip(pads, spatial):
+        if padding_mode == "reflect" and max(before, after) >= size:
+            raise ValueError(f"padding_mode='reflect' needs padding < input size, "
+                             f"got padding ({before}, {after}) for size {size}")
+        if padding_mode == "circular" and max(before, after) > size:
+            raise ValueError(f"padding_mode='circular' needs padding <= input size, "
+                             f"got padding ({before}, {after}) for size {size}")
+
+
+def _fill_edges(buffer, axis, before, after, size, mode):
+    """Fill the padding of one axis of ``buffer``, whose interior is set."""
+    def at(start, stop, step=1):
+        index = [slice(None)] * buffer.ndim
+        index[axis] = slice(start, stop, step)
+        return tuple(index)
+
+    end = before + size
+    if mode == "zeros":
+        buffer[at(0, before)] = 0
+        buffer[at(end, end + after)] = 0
+    elif mode == "replicate":
+        buffer[at(0, before)] = buffer[at(before, before + 1)]
+        buffer[at(end, end + after)] = buffer[at(end - 1, end)]
+    elif mode == "reflect":
+        buffer[at(0, before)] = buffer[at(2 * before, before, -1)]
+        buffer[at(end, end + after)] = buffer[at(end - 2, end - 2 - after if end - 2 - after >= 0 else None, -1)]
+    else:  # circular
+        buffer[at(0, before)] = buffer[at(size, end)]
+        buffer[at(end, end + after)] = buffer[at(before, before + after)]
+
+
+def _padded_input(x, pads, mode, dtype):
+    """x as a C-contiguous array of dtype, padded; x itself when that needs no copy."""
+    if all(p == (0, 0) for p in pads):
+        return np.ascontiguousarray(x, dtype=dtype)
+    spatial = x.shape[-len(pads):]
+    shape = x.shape[:-len(pads)] + tuple(b + s + a for (b, a), s in zip(pads, spatial))
+    buffer = np.empty(shape, dtype=dtype)
+    interior = tuple(slice(b, b + s) for (b, _), s in zip(pads, spatial))
+    buffer[(Ellipsis,) + interior] = x
+    # Axis by axis, each over the full extent of the axes already filled,
+    # so corners come out as PyTorch's separable padding gives them.
+    for axis, ((before, after), size) in enumerate(zip(pads, spatial)):
+        _fill_edges(buffer, buffer.ndim - len(pads) + axis, before, after, size, mode)
+    return buffer
+
+
+# ------------------------------------------------------------ convolution
+def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
+              padding_mode, out, num_threads, spatial_dims):
+    """Shared body of conv1d and conv2d; 1-D runs as 2-D with height 1."""
+    x = _as_array("input", input)
+    w = _as_array("weight", weight)
+    b = None if bias is None else _as_array("bias", bias)
+    batched = x.ndim == spatial_dims + 2
+    if not batched and x.ndim != spatial_dims + 1:
+        raise ValueError(f"{name}: input must have {spatial_dims + 2} dimensions (batched) or "
+                         f"{spatial_dims + 1} (unbatched), got shape {x.shape}")
+    if w.ndim != spatial_dims + 2:
+        raise ValueError(f"{name}: weight must have {spatial_dims + 2} dimensions "
+                         f"(C_out, C_in // groups, kernel...), got shape {w.shape}")
+    groups = _as_int("groups", groups, 1)
+    if spatial_dims == 1:
+        strides = (1, _as_int("stride", stride, 1))
+        dilations = (1, _as_int("dilation", dilation, 1))
+    else:
+        strides = _as_pair("stride", stride, 1)
+        dilations = _as_pair("dilation", dilation, 1)
+
+    x_batch = x if batched else x[np.newaxis]
+    c_in, spatial = x_batch.shape[1], x_batch.shape[2:]
+    c_out, kernel = w.shape[0], w.shape[2:]
+    if c_in < 1 or c_out < 1 or min(kernel) < 1 or min(spatial) < 1:
+        raise ValueError(f"{name}: input {x.shape} and weight {w.shape} must not be empty")
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"groups={groups} must divide the input channels ({c_in}) "
+                         f"and the output channels ({c_out})")
+    if w.shape[1] != c_in // groups:
+        raise ValueError(f"weight must have shape (C_out, C_in // groups, ...) = "
+                         f"({c_out}, {c_in // groups}, ...), got {w.shape} "
+                         f"for input with {c_in} channels and groups={groups}")
+    if b is not None and b.shape != (c_out,):
+        raise ValueError(f"bias must have shape ({c_out},), got {b.shape}")
+
+    pads = _resolve_padding(padding, kernel, strides[-spatial_dims:], dilations[-spatial_dims:],
+                            allow_causal=spatial_dims == 1)
+    _check_padding_mode(padding_mode, pads, spatial)
+    out_spatial = tuple(
+        (size + before + after - d * (k - 1) - 1) // s + 1
+        for size, (before, after), k, d, s in zip(
+            spatial, pads, kernel, dilations[-spatial_dims:], strides[-spatial_dims:]))
+    if min(out_spatial) < 1:
+        raise ValueError(f"{name}: output would be empty: input size {tuple(spatial)} with padding "
+                         f"{pads}, kernel {tuple(kernel)}, dilation {dilations[-spatial_dims:]} "
+                         f"and stride {strides[-spatial_dims:]} gives output size {out_spatial}")
+
+    operands = [x, w] if b is None else [x, w, b]
+    dtype = _result_dtype(*operands)
+    out_shape = (x_batch.shape[0], c_out) + out_spatial
+    result_shape = out_shape if batched else out_shape[1:]
+    if out is None:
+        result = np.empty(result_shape, dtype=dtype)
+    else:
+        named = [("input", x), ("weight", w)] + ([("bias", b)] if b is not None else [])
+        result = _check_out(out, result_shape, dtype, named)
+    if out_shape[0] == 0:
+        return result
+
+    x_core = _padded_input(x_batch, pads, padding_mode, dtype)
+    w_core = np.ascontiguousarray(w, dtype=dtype)
+    b_core = np.zeros(c_out, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+    out_core = result if batched else result[np.newaxis]
+    if spatial_dims == 1:
+        x_core, w_core, out_core = x_core[:, :, None], w_core[:, :, None], out_core[:, :, None]
+    macs = result.size * w.shape[1] * int(np.prod(kernel))
+    core.conv2d_forward(x_core, w_core, b_core, out_core, strides[0], strides[1],
+                        dilations[0], dilations[1], groups, _thread_count(num_threads, macs))
+    return result
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None):
+    """1-D cross-correlation with PyTorch's ``conv1d`` conventions.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, L) or (C_in, L)
+    weight : array_like, shape (C_out, C_in // groups, K)
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int >= 1
+    padding : int >= 0, (left, right), "valid", "same" (stride 1) or "causal"
+        "same" pads dilation*(K-1) in total, the extra sample on the right;
+        "causal" pads dilation*(K-1) on the left only.
+    groups : int >= 1 dividing C_in and C_out
+    padding_mode : "zeros", "reflect", "replicate" or "circular"
+    out : ndarray, optional
+        C-contiguous array of the output's shape and dtype to fill.
+    num_threads : int >= 1, optional
+        Threads to use; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl).
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, L_out) or (C_out, L_out)
+        float32 when every operand is float32 or float16, else float64.
+        ``L_out = (L + left + right - dilation*(K-1) - 1) // stride + 1``.
+    """
+    return _convolve("conv1d", input, weight, bias, stride, padding, dilation, groups,
+                     padding_mode, out, num_threads, spatial_dims=1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None):
+    """2-D cross-correlation with PyTorch's ``conv2d`` conventions.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : array_like, shape (C_out, C_in // groups, KH, KW)
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int >= 1 or a pair (height, width)
+    padding : int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
+    groups, padding_mode, out, num_threads : as for :func:`conv1d`
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+    """
+    return _convolve("conv2d", input, weight, bias, stride, padding, dilation, groups,
+                     padding_mode, out, num_threads, spatial_dims=2)
+
+
+def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
+    """The seed's valid-mode dilated convolution, compiled and batched.
+
+    ``out[..., i] = sum_t kernel[t] * signal[..., i + t*dilation]`` for
+    ``i < L - (K-1)*dilation``; empty when that is not positive, as the
+    reference returns ``[]``.
+
+    Parameters
+    ----------
+    signal : array_like, shape (L,) or (B, L)
+    kernel : array_like, shape (K,)
+    dilation : int >= 1
+    num_threads : int >= 1, optional
+    """
+    x = _as_array("signal", signal)
+    k = _as_array("kernel", kernel)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"signal must have shape (L,) or (B, L), got {x.shape}")
+    if k.ndim != 1 or k.shape[0] < 1:
+        raise ValueError(f"kernel must have shape (K,) with K >= 1, got {k.shape}")
+    dilation = _as_int("dilation", dilation, 1)
+    out_length = max(x.shape[-1] - (k.shape[0] - 1) * dilation, 0)
+    if out_length == 0 or x.size == 0:
+        _thread_count(num_threads, 0)  # still reject a bad num_threads
+        return np.empty(x.shape[:-1] + (out_length,), dtype=_result_dtype(x, k))
+    batch = x.reshape(-1, 1, x.shape[-1])
+    result = conv1d(batch, k.reshape(1, 1, -1), dilation=dilation, num_threads=num_threads)
+    return result.reshape(x.shape[:-1] + (out_length,))

@@ -1,0 +1,72 @@
+"""The ``fastdilate`` console script (also ``python -m fastdilate``)."""
+import argparse
+import sys
+
+from ._info import build_info
+from .receptive import gridding_holes, trace_dependencies, visualize_receptive_field
+
+
+def _int_list(text):
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+
+
+def run_rf(args):
+    dilations = args.dilations
+    n_layers = len(dilations) if args.layers is None else args.layers
+    if n_layers > len(dilations):
+        # A shorter schedule repeats, as WaveNet repeats its block.
+        dilations = [dilations[i % len(dilations)] for i in range(n_layers)]
+    reached = trace_dependencies(n_layers, args.kernel_size, dilations)
+    picture = visualize_receptive_field(n_layers, args.kernel_size, dilations[:n_layers])
+    holes = gridding_holes(args.kernel_size, dilations[:n_layers])
+    print(f"layers: {n_layers}  kernel size: {args.kernel_size}  "
+          f"dilations: {','.join(map(str, dilations[:n_layers]))}")
+    print(f"receptive field: {len(picture)}  (offsets reached: {len(reached)})")
+    print(picture)
+    if holes:
+        shown = ", ".join(map(str, holes[:20])) + (", ..." if len(holes) > 20 else "")
+        print(f"gridding holes: {len(holes)}  at offsets {shown}")
+    else:
+        print("gridding holes: none")
+    return 0
+
+
+def run_info(args):
+    for key, value in build_info().items():
+        print(f"{key:>20}: {value}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastdilate", description="Fast batched dilated convolution on the CPU.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rf = commands.add_parser("rf", help="receptive field, picture and gridding holes of a stack")
+    rf.add_argument("--kernel-size", type=int, required=True)
+    rf.add_argument("--dilations", type=_int_list, required=True,
+                    help="comma-separated, one per layer, e.g. 1,2,4,8,16")
+    rf.add_argument("--layers", type=int, default=None,
+                    help="number of layers (default: one per dilation; a shorter "
+                         "schedule repeats)")
+    rf.set_defaults(run=run_rf)
+
+    info = commands.add_parser("info", help="how this installation was built")
+    info.set_defaults(run=run_info)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The seed, executable: pure-Python (no NumPy) reference implementations.
+
+These are the oracle the compiled code is tested against.  They are written
+for clarity, not speed: plain loops over lists, for small sizes.
+
+* ``dilated_convolve_1d``, ``compute_receptive_field``, ``trace_dependencies``
+  and ``visualize_receptive_field`` are the seed's functions as printed,
+  with argument checks in front.
+* ``conv1d`` and ``conv2d`` spell out PyTorch's convolution semantics
+  (padding forms and modes, stride, dilation, groups, bias) tap by tap.
+"""
+from .receptive import check_stack, layer_dilations
+
+
+# ------------------------------------------------------------ the seed
+def dilated_convolve_1d(signal, kernel, dilation):
+    """Valid-mode dilated convolution of two lists; [] when nothing fits."""
+    signal, kernel = [float(v) for v in signal], [float(v) for v in kernel]
+    check_stack(1, max(len(kernel), 1), [dilation])
+    if not kernel:
+        raise ValueError("kernel must have at least one tap")
+    kernel_size = len(kernel)
+    span = (kernel_size - 1) * dilation
+    output_length = len(signal) - span
+    output = []
+    for output_index in range(output_length):
+        total = 0.0
+        for tap_index in range(kernel_size):
+            signal_index = output_index + tap_index * dilation
+            total += kernel[tap_index] * signal[signal_index]
+        output.append(total)
+    return output
+
+
+def compute_receptive_field(n_layers, kernel_size, dilations):
+    n_layers, kernel_size, dilations = check_stack(n_layers, kernel_size, dilations)
+    receptive_field = 1
+    for layer_index in range(n_layers):
+        receptive_field += (kernel_size - 1) * dilations[layer_index]
+    return receptive_field
+
+
+def trace_dependencies(n_layers, kernel_size, dilations):
+    n_layers, kernel_size, dilations = check_stack(n_layers, kernel_size, dilations)
+    positions = {0}
+    for layer_index in reversed(range(n_layers)):
+        dilation = dilations[layer_index]
+        next_positions = set()
+        for position in positions:
+            for tap_index in range(kernel_size):
+                next_positions.add(position + tap_index * dilation)
+        positions = next_positions
+    return sorted(positions)
+
+
+def visualize_receptive_field(n_layers, kernel_size, dilation):
+    n_layers, kernel_size, dilations = check_stack(
+        n_layers, kernel_size, layer_dilations(n_layers, dilation))
+    receptive_field = compute_receptive_field(n_layers, kernel_size, dilations)
+    touched = set(trace_dependencies(n_layers, kernel_size, dilations))
+    return "".join("█" if p in touched else "." for p in range(receptive_field))
+
+
+# ------------------------------------------------------- the conv oracle
+def _shape(nested, depth):
+    shape = []
+    for _ in range(depth):
+        shape.append(len(nested))
+        nested = nested[0]
+    return shape
+
+
+def _padded_index(position, size, before, mode):
+    """Index into the unpadded axis for padded position, or None for a zero."""
+    index = position - before
+    if 0 <= index < size:
+        return index
+    if mode == "zeros":
+        return None
+    if mode == "replicate":
+        return min(max(index, 0), size - 1)
+    if mode == "reflect":
+        return -index if index < 0 else 2 * (size - 1) - index
+    return index % size  # circular
+
+
+def _padding_pairs(padding, kernel, dilation, stride):
+    spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if padding == "valid":
+        return [(0, 0) for _ in spans]
+    if padding == "same":
+        assert all(s == 1 for s in stride), "padding='same' needs stride 1"
+        return [(s // 2, s - s // 2) for s in spans]
+    if padding == "causal":
+        return [(spans[0], 0)]
+    if isinstance(padding, int):
+        return [(padding, padding) for _ in spans]
+    if len(spans) == 1:
+        return [tuple(padding)]
+    return [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in padding]
+
+
+def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
+    """N-d cross-correlation over nested lists x (N, C, *S) and w (O, C/g, *K)."""
+    dims = len(stride)
+    n_batch, c_in, *spatial = _shape(x, dims + 2)
+    c_out, c_group, *kernel = _shape(w, dims + 2)
+    pads = _padding_pairs(padding, kernel, dilation, stride)
+    out_size = [(s + b + a - d * (k - 1) - 1) // st + 1
+                for s, (b, a), k, d, st in zip(spatial, pads, kernel, dilation, stride)]
+    per_group_out = c_out // groups
+
+    def tap_positions(index):
+        """All (kernel offset, input index or None) products for one output."""
+        combos = [((), ())]
+        for axis in range(dims):
+            axis_taps = []
+            for k in range(kernel[axis]):
+                p = index[axis] * stride[axis] + k * dilation[axis]
+                axis_taps.append((k, _padded_index(p, spatial[axis], pads[axis][0], padding_mode)))
+            combos = [(ks + (k,), ps + (p,)) for ks, ps in combos for k, p in axis_taps]
+        return combos
+
+    def fetch(nested, index):
+        for i in index:
+            nested = nested[i]
+        return nested
+
+    def build(prefix, axis):
+        if axis == dims:
+            n, o = prefix[0], prefix[1]
+            g = o // per_group_out
+            total = 0.0 if bias is None else float(bias[o])
+            for ks, ps in tap_positions(prefix[2:]):
+                if any(p is None for p in ps):
+                    continue
+                for c in range(c_group):
+                    total += float(fetch(w[o][c], ks)) * float(fetch(x[n][g * c_group + c], ps))
+            return total
+        return [build(prefix + (i,), axis + 1) for i in range(out_size[axis])]
+
+    return [[build((n, o), 0) for o in range(c_out)] for n in range(n_batch)]
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros"):
+    """Batched (N, C_in, L) nested lists in, nested lists (N, C_out, L_out) out."""
+    return _conv(input, weight, bias, (stride,), padding, (dilation,), groups, padding_mode)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros"):
+    """Batched (N, C_in, H, W) nested lists in, (N, C_out, H_out, W_out) out."""
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
+    if isinstance(padding, (tuple, list)) and all(isinstance(p, int) for p in padding):
+        padding = [(p, p) for p in padding]
+    return _conv(input, weight, bias, pair(stride), padding, pair(dilation), groups, padding_mode)
