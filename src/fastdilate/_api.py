@@ -8,14 +8,10 @@ import numbers
 
 import numpy as np
 
+from . import _plan
 from ._dispatch import core
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-# Problems smaller than this many multiply-adds run on the calling thread:
-# waking a thread team costs more than they do.
-_SERIAL_MACS = 1 << 15
-
 
 # ---------------------------------------------------------------- scalars
 def _as_int(name, value, minimum):
@@ -27,6 +23,10 @@ def _as_int(name, value, minimum):
     return value
 
 
+def _as_thread_request(num_threads):
+    return None if num_threads is None else _as_int("num_threads", num_threads, 1)
+
+
 def _as_pair(name, value, minimum):
     """An int for both spatial axes, or a pair (height, width)."""
     if isinstance(value, (tuple, list)):
@@ -35,14 +35,6 @@ def _as_pair(name, value, minimum):
         return tuple(_as_int(name, v, minimum) for v in value)
     value = _as_int(name, value, minimum)
     return value, value
-
-
-def _thread_count(num_threads, macs):
-    if num_threads is None:
-        num_threads = core.default_num_threads()
-    else:
-        num_threads = _as_int("num_threads", num_threads, 1)
-    return 1 if macs < _SERIAL_MACS else num_threads
 
 
 # ----------------------------------------------------------------- arrays
@@ -126,43 +118,6 @@ def _check_padding_mode(padding_mode, pads, spatial):
                              f"got padding ({before}, {after}) for size {size}")
 
 
-def _fill_edges(buffer, axis, before, after, size, mode):
-    """Fill the padding of one axis of ``buffer``, whose interior is set."""
-    def at(start, stop, step=1):
-        index = [slice(None)] * buffer.ndim
-        index[axis] = slice(start, stop, step)
-        return tuple(index)
-
-    end = before + size
-    if mode == "zeros":
-        buffer[at(0, before)] = 0
-        buffer[at(end, end + after)] = 0
-    elif mode == "replicate":
-        buffer[at(0, before)] = buffer[at(before, before + 1)]
-        buffer[at(end, end + after)] = buffer[at(end - 1, end)]
-    elif mode == "reflect":
-        buffer[at(0, before)] = buffer[at(2 * before, before, -1)]
-        buffer[at(end, end + after)] = buffer[at(end - 2, end - 2 - after if end - 2 - after >= 0 else None, -1)]
-    else:  # circular
-        buffer[at(0, before)] = buffer[at(size, end)]
-        buffer[at(end, end + after)] = buffer[at(before, before + after)]
-
-
-def _padded_input(x, pads, mode, dtype):
-    """x as a C-contiguous array of dtype, padded; x itself when that needs no copy."""
-    if all(p == (0, 0) for p in pads):
-        return np.ascontiguousarray(x, dtype=dtype)
-    spatial = x.shape[-len(pads):]
-    shape = x.shape[:-len(pads)] + tuple(b + s + a for (b, a), s in zip(pads, spatial))
-    buffer = np.empty(shape, dtype=dtype)
-    interior = tuple(slice(b, b + s) for (b, _), s in zip(pads, spatial))
-    buffer[(Ellipsis,) + interior] = x
-    # Axis by axis, each over the full extent of the axes already filled,
-    # so corners come out as PyTorch's separable padding gives them.
-    for axis, ((before, after), size) in enumerate(zip(pads, spatial)):
-        _fill_edges(buffer, buffer.ndim - len(pads) + axis, before, after, size, mode)
-    return buffer
-
 
 # ------------------------------------------------------------ convolution
 def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
@@ -179,6 +134,7 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         raise ValueError(f"{name}: weight must have {spatial_dims + 2} dimensions "
                          f"(C_out, C_in // groups, kernel...), got shape {w.shape}")
     groups = _as_int("groups", groups, 1)
+    num_threads = _as_thread_request(num_threads)
     if spatial_dims == 1:
         strides = (1, _as_int("stride", stride, 1))
         dilations = (1, _as_int("dilation", dilation, 1))
@@ -225,15 +181,20 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     if out_shape[0] == 0:
         return result
 
-    x_core = _padded_input(x_batch, pads, padding_mode, dtype)
+    threads = _plan.thread_count(num_threads, result.size * w.shape[1] * int(np.prod(kernel)))
+    x_core = np.ascontiguousarray(x_batch, dtype=dtype)
     w_core = np.ascontiguousarray(w, dtype=dtype)
     b_core = np.zeros(c_out, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
     out_core = result if batched else result[np.newaxis]
     if spatial_dims == 1:
         x_core, w_core, out_core = x_core[:, :, None], w_core[:, :, None], out_core[:, :, None]
-    macs = result.size * w.shape[1] * int(np.prod(kernel))
-    core.conv2d_forward(x_core, w_core, b_core, out_core, strides[0], strides[1],
-                        dilations[0], dilations[1], groups, _thread_count(num_threads, macs))
+        pads = ((0, 0),) + pads
+    tile = _plan.tile_width(dtype.itemsize, c_in, w_core.shape[2], w_core.shape[3], strides[1],
+                            dilations[1], out_core.shape[3], out_core.shape[0] * out_core.shape[2],
+                            threads)
+    core.conv2d_forward(x_core, w_core, _plan.packed_weight(w_core, groups), b_core, out_core,
+                        strides[0], strides[1], dilations[0], dilations[1], pads[0][0], pads[1][0],
+                        PADDING_MODES.index(padding_mode), groups, tile, threads)
     return result
 
 
@@ -311,7 +272,7 @@ def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
     dilation = _as_int("dilation", dilation, 1)
     out_length = max(x.shape[-1] - (k.shape[0] - 1) * dilation, 0)
     if out_length == 0 or x.size == 0:
-        _thread_count(num_threads, 0)  # still reject a bad num_threads
+        _as_thread_request(num_threads)
         return np.empty(x.shape[:-1] + (out_length,), dtype=_result_dtype(x, k))
     batch = x.reshape(-1, 1, x.shape[-1])
     result = conv1d(batch, k.reshape(1, 1, -1), dilation=dilation, num_threads=num_threads)

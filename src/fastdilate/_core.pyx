@@ -4,10 +4,22 @@ Everything here trusts its arguments: shapes, strides, dtypes and padding
 are checked and prepared by ``fastdilate._api`` before any call.  The same
 source is compiled twice by setup.py, once for the baseline instruction set
 (``_core``) and once with AVX2+FMA (``_core_avx2``); ``_dispatch`` picks one.
+
+How a convolution runs.  The output is cut into work items, one per
+(batch, output row, time tile), shared statically among the threads.  An
+item first copies the input it needs into a per-thread tile: every input
+channel's rows for that output row, the padding applied by index mapping
+(so the input is never padded in memory) and, for stride s, split into s
+phases so that every tap reads a contiguous run.  A tap is then only an
+offset into the tile: dilation never zero-stuffs, and nothing is im2col'd.
+Register-blocked micro-kernels then accumulate CO_BLOCK output channels x
+one chunk of time points over every (input channel, tap).  Each output sums
+its taps in one fixed order, so results do not depend on the thread count.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 cdef extern from "_platform.h" nogil:
     int FD_HAVE_OPENMP
@@ -18,15 +30,37 @@ cdef extern from "_platform.h" nogil:
     int fd_in_forked_child()
     int fd_watch_fork()
 
-# Output channels accumulated together: each input sample loaded feeds
-# CO_BLOCK multiply-adds.
+cdef extern from "_simd.h" nogil:
+    ctypedef struct dense_acc "fd_dense_acc":
+        pass
+    void fd_dense_init_f32(dense_acc* block, const float* bias)
+    void fd_dense_init_f64(dense_acc* block, const double* bias)
+    void fd_dense_update_f32(dense_acc* block, const float* x, const float* w)
+    void fd_dense_update_f64(dense_acc* block, const double* x, const double* w)
+    void fd_dense_store_f32(const dense_acc* block, float* out, Py_ssize_t row_step)
+    void fd_dense_store_f64(const dense_acc* block, double* out, Py_ssize_t row_step)
+
 cdef enum:
+    # Output channels a dense micro-kernel accumulates at once: each input
+    # value loaded feeds CO_BLOCK multiply-adds.
     CO_BLOCK = 4
-    # Output positions per work item; CO_BLOCK rows of this many accumulators
-    # stay in L1 while every (input channel, tap) pair streams past them.
-    TIME_TILE = 256
+    # Bytes of time points per micro-kernel chunk: three 256-bit vectors, so
+    # CO_BLOCK x 3 accumulators plus operands fit the 16 AVX registers
+    # (FD_ROWS and FD_VECS in _simd.h).
+    CHUNK_BYTES = 96
+    # Accumulators of one dense chunk, as many as float32 needs.
+    DENSE_ACC_LEN = 96  # CO_BLOCK * CHUNK_BYTES / sizeof(float)
+    # Padding modes, numbered as _api.PADDING_MODES lists them.
+    PAD_ZEROS = 0
+    PAD_REFLECT = 1
+    PAD_REPLICATE = 2
+    PAD_CIRCULAR = 3
 
 fd_watch_fork()
+
+# The blocking, for the planner in _plan.py.
+DENSE_CO_BLOCK = CO_BLOCK
+DENSE_CHUNK_BYTES = CHUNK_BYTES
 
 
 def build_facts():
@@ -51,131 +85,261 @@ def in_forked_child():
     return bool(fd_in_forked_child())
 
 
-cdef void accumulate_taps(floating* acc, Py_ssize_t rows, Py_ssize_t width,
-                          const floating* x_row, Py_ssize_t stride,
-                          Py_ssize_t dilation, Py_ssize_t n_taps,
-                          const floating* w, Py_ssize_t w_row_step) noexcept nogil:
-    """acc[r, t] += sum_k w[r, k] * x_row[t*stride + k*dilation] for one input row.
+cdef struct Geometry:
+    # Input and output extents.
+    Py_ssize_t c_in, h_in, w_in, c_out, h_out, w_out
+    # Kernel, per-group channel counts.
+    Py_ssize_t kh, kw, c_in_group, c_out_group, groups
+    Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
+    int padding_mode
+    # Tile layout: each (channel, kernel row) holds stride_w phases of
+    # phase_len values; tile_width output points per work item.
+    Py_ssize_t tile_width, phase_len, row_len, channel_len, n_tiles
 
-    ``w`` points at tap 0 of output row 0; rows are ``w_row_step`` apart and
-    taps are adjacent.  Every output sums its taps in the same order whatever
-    the blocking, so results do not depend on the thread count.
+
+cdef inline Py_ssize_t source_index(Py_ssize_t p, Py_ssize_t size, int mode) noexcept nogil:
+    """Index of the input sample that padded position p reads, -1 for a zero.
+
+    Defined for every p, not only inside the padding, because a tile may
+    reach past the last point it computes.
     """
-    cdef Py_ssize_t k, t, r
-    cdef const floating* xk
-    cdef floating w0, w1, w2, w3, xv
-    cdef floating* a0
-    cdef floating* a1
-    cdef floating* a2
-    cdef floating* a3
-    for k in range(n_taps):
-        xk = x_row + k * dilation
-        if rows == CO_BLOCK:
-            w0 = w[k]
-            w1 = w[w_row_step + k]
-            w2 = w[2 * w_row_step + k]
-            w3 = w[3 * w_row_step + k]
-            a0 = acc
-            a1 = acc + TIME_TILE
-            a2 = acc + 2 * TIME_TILE
-            a3 = acc + 3 * TIME_TILE
-            if stride == 1:
-                for t in range(width):
-                    xv = xk[t]
-                    a0[t] += w0 * xv
-                    a1[t] += w1 * xv
-                    a2[t] += w2 * xv
-                    a3[t] += w3 * xv
-            else:
-                for t in range(width):
-                    xv = xk[t * stride]
-                    a0[t] += w0 * xv
-                    a1[t] += w1 * xv
-                    a2[t] += w2 * xv
-                    a3[t] += w3 * xv
+    cdef Py_ssize_t period
+    if 0 <= p < size:
+        return p
+    if mode == PAD_ZEROS:
+        return -1
+    if mode == PAD_REPLICATE:
+        return 0 if p < 0 else size - 1
+    if mode == PAD_REFLECT:
+        if size == 1:
+            return 0
+        period = 2 * (size - 1)
+        p %= period  # C's % keeps the sign of p
+        if p < 0:
+            p += period
+        return period - p if p >= size else p
+    p %= size  # circular
+    return p + size if p < 0 else p
+
+
+cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
+                        Py_ssize_t first) noexcept nogil:
+    """Fill one (channel, kernel row) of the tile from an input row.
+
+    Phase ph of the tile holds src[first + m*stride_w + ph], m < phase_len;
+    ``src`` is NULL for a row that lies in zero padding.
+    """
+    cdef Py_ssize_t s = g.stride_w, n = g.phase_len, size = g.w_in
+    cdef Py_ssize_t ph, m, m_lo, m_hi, col, start
+    cdef floating* out
+    for ph in range(s):
+        out = dst + ph * n
+        start = first + ph
+        if src == NULL:
+            for m in range(n):
+                out[m] = 0
+            continue
+        # Interior columns [m_lo, m_hi) read src directly.
+        m_lo = 0 if start >= 0 else (-start + s - 1) // s
+        m_hi = 0 if start >= size else (size - start + s - 1) // s
+        m_lo, m_hi = min(m_lo, n), min(m_hi, n)
+        if m_hi < m_lo:
+            m_hi = m_lo
+        for m in range(m_lo):
+            col = source_index(start + m * s, size, g.padding_mode)
+            out[m] = 0 if col < 0 else src[col]
+        if s == 1:
+            memcpy(out + m_lo, src + start + m_lo, (m_hi - m_lo) * sizeof(floating))
         else:
-            for r in range(rows):
-                w0 = w[r * w_row_step + k]
-                a0 = acc + r * TIME_TILE
-                if stride == 1:
-                    for t in range(width):
-                        a0[t] += w0 * xk[t]
-                else:
-                    for t in range(width):
-                        a0[t] += w0 * xk[t * stride]
+            for m in range(m_lo, m_hi):
+                out[m] = src[start + m * s]
+        for m in range(m_hi, n):
+            col = source_index(start + m * s, size, g.padding_mode)
+            out[m] = 0 if col < 0 else src[col]
 
 
-cdef void conv_work_item(Py_ssize_t item, floating* acc,
-                         const floating[:, :, :, ::1] x,
-                         const floating[:, :, :, ::1] weight,
-                         const floating[::1] bias,
-                         floating[:, :, :, ::1] out,
-                         Py_ssize_t stride_h, Py_ssize_t stride_w,
-                         Py_ssize_t dilation_h, Py_ssize_t dilation_w,
-                         Py_ssize_t groups) noexcept nogil:
-    """One (batch, output row, time tile, group, channel block) of the output."""
-    cdef Py_ssize_t c_out = out.shape[1], h_out = out.shape[2], w_out = out.shape[3]
-    cdef Py_ssize_t c_in_group = weight.shape[1], kh_size = weight.shape[2], kw_size = weight.shape[3]
-    cdef Py_ssize_t c_out_group = c_out // groups
-    cdef Py_ssize_t blocks = (c_out_group + CO_BLOCK - 1) // CO_BLOCK
-    cdef Py_ssize_t tiles = (w_out + TIME_TILE - 1) // TIME_TILE
-    # Channel block varies fastest so a thread's consecutive items reuse
-    # the same input tile from cache.
-    cdef Py_ssize_t block = item % blocks
-    item //= blocks
-    cdef Py_ssize_t g = item % groups
-    item //= groups
-    cdef Py_ssize_t tile = item % tiles
-    item //= tiles
-    cdef Py_ssize_t i = item % h_out
-    cdef Py_ssize_t n = item // h_out
+cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
+                    Py_ssize_t out_row, Py_ssize_t t0) noexcept nogil:
+    """Copy what output row ``out_row``, points [t0, t0 + tile_width) read."""
+    cdef Py_ssize_t c, kh, row
+    cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
+    cdef const floating* src
+    for c in range(g.c_in):
+        for kh in range(g.kh):
+            row = source_index(out_row * g.stride_h + kh * g.dilation_h - g.pad_top,
+                               g.h_in, g.padding_mode)
+            src = NULL if row < 0 else x_image + (c * g.h_in + row) * g.w_in
+            load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first)
 
-    cdef Py_ssize_t co0 = g * c_out_group + block * CO_BLOCK
-    cdef Py_ssize_t rows = min(<Py_ssize_t> CO_BLOCK, (g + 1) * c_out_group - co0)
-    cdef Py_ssize_t t0 = tile * TIME_TILE
-    cdef Py_ssize_t width = min(<Py_ssize_t> TIME_TILE, w_out - t0)
-    cdef Py_ssize_t w_row_step = c_in_group * kh_size * kw_size
-    cdef Py_ssize_t r, t, ci, kh
 
-    for r in range(rows):
+cdef inline void block_init(dense_acc* block, const floating* bias) noexcept nogil:
+    if floating is float:
+        fd_dense_init_f32(block, bias)
+    else:
+        fd_dense_init_f64(block, bias)
+
+
+cdef inline void block_update(dense_acc* block, const floating* x, const floating* w) noexcept nogil:
+    if floating is float:
+        fd_dense_update_f32(block, x, w)
+    else:
+        fd_dense_update_f64(block, x, w)
+
+
+cdef inline void block_store(const dense_acc* block, floating* out, Py_ssize_t row_step) noexcept nogil:
+    if floating is float:
+        fd_dense_store_f32(block, out, row_step)
+    else:
+        fd_dense_store_f64(block, out, row_step)
+
+
+cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
+                      const floating* x, const Py_ssize_t* tap_offsets,
+                      const floating* w_packed, const floating* bias,
+                      const Geometry* g) noexcept nogil:
+    """CO_BLOCK output rows x ``width`` points, width <= one chunk.
+
+    ``w_packed`` holds this block's weights as [channel][tap][row].  A full
+    chunk accumulates in one register block (_simd.h).
+    """
+    cdef Py_ssize_t chunk = CHUNK_BYTES // sizeof(floating)
+    cdef dense_acc block
+    cdef floating acc[DENSE_ACC_LEN]
+    cdef Py_ssize_t r, t, c, k
+    cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef const floating* xk
+    cdef const floating* wk
+    if width == chunk:
+        block_init(&block, bias)
+        for c in range(g.c_in_group):
+            for k in range(n_taps):
+                block_update(&block, x + c * g.channel_len + tap_offsets[k],
+                             w_packed + (c * n_taps + k) * CO_BLOCK)
+        block_store(&block, out, out_step)
+        return
+    # The last, partial chunk of a tile: same sums in the same order.
+    for r in range(CO_BLOCK):
         for t in range(width):
-            acc[r * TIME_TILE + t] = bias[co0 + r]
-    for ci in range(c_in_group):
-        for kh in range(kh_size):
-            accumulate_taps(acc, rows, width,
-                            &x[n, g * c_in_group + ci, i * stride_h + kh * dilation_h, t0 * stride_w],
-                            stride_w, dilation_w, kw_size,
-                            &weight[co0, ci, kh, 0], w_row_step)
-    for r in range(rows):
+            acc[r * chunk + t] = bias[r]
+    for c in range(g.c_in_group):
+        for k in range(n_taps):
+            xk = x + c * g.channel_len + tap_offsets[k]
+            wk = w_packed + (c * n_taps + k) * CO_BLOCK
+            for r in range(CO_BLOCK):
+                for t in range(width):
+                    acc[r * chunk + t] += wk[r] * xk[t]
+    for r in range(CO_BLOCK):
         for t in range(width):
-            out[n, co0 + r, i, t0 + t] = acc[r * TIME_TILE + t]
+            out[r * out_step + t] = acc[r * chunk + t]
 
 
-def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H_pad, W_pad)
+cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
+                   const Py_ssize_t* tap_offsets, const floating* w,
+                   floating bias, const Geometry* g) noexcept nogil:
+    """One output row x ``width`` points; ``w`` is that row's [channel][tap].
+
+    For few channels per group the work is memory-bound: one pass per tap
+    over a tile row that stays in L1 is all it needs.
+    """
+    cdef Py_ssize_t t, c, k
+    cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef const floating* xk
+    cdef floating wk
+    for t in range(width):
+        out[t] = bias
+    for c in range(g.c_in_group):
+        for k in range(n_taps):
+            xk = x + c * g.channel_len + tap_offsets[k]
+            wk = w[c * n_taps + k]
+            for t in range(width):
+                out[t] += wk * xk[t]
+
+
+cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_offsets,
+                         const floating* x, const floating* w, const floating* w_packed,
+                         const floating* bias, floating* out, const Geometry* g) noexcept nogil:
+    """Output row and time tile ``item`` of one batch entry, every channel."""
+    cdef Py_ssize_t tile_index = item % g.n_tiles
+    item //= g.n_tiles
+    cdef Py_ssize_t out_row = item % g.h_out
+    cdef Py_ssize_t n = item // g.h_out
+    cdef Py_ssize_t t0 = tile_index * g.tile_width
+    cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
+    cdef Py_ssize_t out_plane = g.h_out * g.w_out
+    cdef Py_ssize_t dense_chunk_len = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef Py_ssize_t grp, block, co, chunk, t
+    cdef const floating* x_group
+    cdef floating* out_row_start
+
+    load_tile(tile, x + n * g.c_in * g.h_in * g.w_in, g, out_row, t0)
+    out_row_start = out + n * g.c_out * out_plane + out_row * g.w_out + t0
+    for grp in range(g.groups):
+        x_group = tile + grp * g.c_in_group * g.channel_len
+        if g.c_out_group % CO_BLOCK == 0:
+            for block in range(g.c_out_group // CO_BLOCK):
+                co = grp * g.c_out_group + block * CO_BLOCK
+                for chunk in range((width + dense_chunk_len - 1) // dense_chunk_len):
+                    t = chunk * dense_chunk_len
+                    dense_chunk(out_row_start + co * out_plane + t, out_plane,
+                                min(dense_chunk_len, width - t), x_group + t, tap_offsets,
+                                w_packed + co * g.c_in_group * n_taps, bias + co, g)
+        else:
+            for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
+                thin_row(out_row_start + co * out_plane, width, x_group, tap_offsets,
+                         w + co * g.c_in_group * n_taps, bias[co], g)
+
+
+def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W), unpadded
                    const floating[:, :, :, ::1] weight,   # IN  (C_out, C_in // groups, KH, KW)
+                   const floating[::1] weight_packed,     # IN  [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
                    const floating[::1] bias,              # IN  (C_out,)
                    floating[:, :, :, ::1] out,            # OUT (N, C_out, H_out, W_out)
                    Py_ssize_t stride_h, Py_ssize_t stride_w,
                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
-                   Py_ssize_t groups, int num_threads):
-    """Direct 2-D cross-correlation of an already padded input (conv1d is H = 1).
+                   Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
+                   Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
+    """Direct 2-D cross-correlation (conv1d is H = 1).
 
-    Work items are (batch, output row, time tile, group, channel block),
-    shared statically among ``num_threads`` threads; 1 runs without a team.
+    ``weight_packed`` is used when C_out // groups is a multiple of
+    CO_BLOCK (see ``packed_weight_layout``), and may be empty otherwise.
+    Padding before the input is ``pad_top``/``pad_left``; after it, what the
+    output size implies.  1 thread runs without starting a team.
     """
-    cdef Py_ssize_t c_out_group = out.shape[1] // groups
-    cdef Py_ssize_t n_items = (out.shape[0] * out.shape[2]
-                               * ((out.shape[3] + TIME_TILE - 1) // TIME_TILE)
-                               * groups * ((c_out_group + CO_BLOCK - 1) // CO_BLOCK))
-    cdef Py_ssize_t item
-    cdef bint use_threads = num_threads > 1 and not fd_in_forked_child()
+    cdef Geometry g
+    g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
+    g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
+    g.kh, g.kw, g.c_in_group = weight.shape[2], weight.shape[3], weight.shape[1]
+    g.groups, g.c_out_group = groups, out.shape[1] // groups
+    g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+    g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
+    g.tile_width = tile_width
+    # Tap kw of output point t reads phase (kw*d) % s at (kw*d) // s + t.
+    g.phase_len = tile_width + ((g.kw - 1) * dilation_w) // stride_w
+    g.row_len = stride_w * g.phase_len
+    g.channel_len = g.kh * g.row_len
+    g.n_tiles = (g.w_out + tile_width - 1) // tile_width
+
+    cdef Py_ssize_t n_items = out.shape[0] * g.h_out * g.n_tiles
+    cdef Py_ssize_t tile_len = g.c_in * g.channel_len
+    cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
-    cdef floating* scratch = <floating*> malloc(team * CO_BLOCK * TIME_TILE * sizeof(floating))
-    if scratch == NULL:
-        raise MemoryError("fastdilate: no memory for the per-thread accumulators")
+    cdef Py_ssize_t* tap_offsets = <Py_ssize_t*> malloc(g.kh * g.kw * sizeof(Py_ssize_t))
+    cdef floating* tiles = <floating*> malloc(team * tile_len * sizeof(floating))
+    cdef Py_ssize_t kh, kw, item
+    if tap_offsets == NULL or tiles == NULL:
+        free(tap_offsets)
+        free(tiles)
+        raise MemoryError("fastdilate: no memory for the per-thread input tiles")
+    for kh in range(g.kh):
+        for kw in range(g.kw):
+            tap_offsets[kh * g.kw + kw] = (kh * g.row_len + ((kw * dilation_w) % stride_w) * g.phase_len
+                                           + (kw * dilation_w) // stride_w)
+    cdef const floating* w_packed = &weight_packed[0] if weight_packed.shape[0] else NULL
     with nogil, parallel(num_threads=team, use_threads_if=use_threads):
         for item in prange(n_items, schedule="static"):
-            conv_work_item(item, scratch + threadid() * CO_BLOCK * TIME_TILE,
-                           x, weight, bias, out, stride_h, stride_w,
-                           dilation_h, dilation_w, groups)
-    free(scratch)
+            conv_work_item(item, tiles + threadid() * tile_len, tap_offsets,
+                           &x[0, 0, 0, 0], &weight[0, 0, 0, 0], w_packed,
+                           &bias[0], &out[0, 0, 0, 0], &g)
+    free(tap_offsets)
+    free(tiles)

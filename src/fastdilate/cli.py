@@ -13,17 +13,29 @@ def _int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
 
 
-def run_rf(args):
+def rf_facts(args):
+    """(offsets reached, picture, holes, dilations per layer) for the rf command."""
     dilations = args.dilations
     n_layers = len(dilations) if args.layers is None else args.layers
+    if not dilations:
+        raise ValueError("--dilations needs at least one dilation")
     if n_layers > len(dilations):
         # A shorter schedule repeats, as WaveNet repeats its block.
         dilations = [dilations[i % len(dilations)] for i in range(n_layers)]
     reached = trace_dependencies(n_layers, args.kernel_size, dilations)
     picture = visualize_receptive_field(n_layers, args.kernel_size, dilations[:n_layers])
     holes = gridding_holes(args.kernel_size, dilations[:n_layers])
+    return reached, picture, holes, dilations[:n_layers]
+
+
+def run_rf(args):
+    try:
+        reached, picture, holes, dilations = rf_facts(args)
+    except (ValueError, TypeError) as error:
+        args.subparser.error(str(error))
+    n_layers = len(dilations)
     print(f"layers: {n_layers}  kernel size: {args.kernel_size}  "
-          f"dilations: {','.join(map(str, dilations[:n_layers]))}")
+          f"dilations: {','.join(map(str, dilations))}")
     print(f"receptive field: {len(picture)}  (offsets reached: {len(reached)})")
     print(picture)
     if holes:
@@ -52,7 +64,7 @@ def build_parser():
     rf.add_argument("--layers", type=int, default=None,
                     help="number of layers (default: one per dilation; a shorter "
                          "schedule repeats)")
-    rf.set_defaults(run=run_rf)
+    rf.set_defaults(run=run_rf, subparser=rf)
 
     info = commands.add_parser("info", help="how this installation was built")
     info.set_defaults(run=run_info)
@@ -62,10 +74,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, TypeError) as error:
-        parser.error(str(error))
+    return args.run(args)
 
 
 if __name__ == "__main__":

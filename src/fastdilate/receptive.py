@@ -59,11 +59,17 @@ def _reached_bits(kernel_size, dilations):
     return reached
 
 
+def _offsets(reached, field, wanted):
+    """Offsets p < field whose bit in ``reached`` is ``wanted`` ("1" or "0")."""
+    bits = format(reached, "b").zfill(field)[::-1]
+    return [p for p, bit in enumerate(bits) if bit == wanted]
+
+
 def trace_dependencies(n_layers, kernel_size, dilations):
     """Sorted input offsets that output 0 of the stack depends on."""
     n_layers, kernel_size, dilations = check_stack(n_layers, kernel_size, dilations)
     reached = _reached_bits(kernel_size, dilations)
-    return [p for p in range(reached.bit_length()) if reached >> p & 1]
+    return _offsets(reached, reached.bit_length(), "1")
 
 
 def visualize_receptive_field(n_layers, kernel_size, dilation):
@@ -87,5 +93,4 @@ def gridding_holes(kernel_size, dilations):
         raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
     _, kernel_size, dilations = check_stack(len(dilations), kernel_size, dilations)
     reached = _reached_bits(kernel_size, dilations)
-    field = 1 + (kernel_size - 1) * sum(dilations)
-    return [p for p in range(field) if not reached >> p & 1]
+    return _offsets(reached, 1 + (kernel_size - 1) * sum(dilations), "0")

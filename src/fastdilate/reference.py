@@ -13,9 +13,16 @@ from .receptive import check_stack, layer_dilations
 
 
 # ------------------------------------------------------------ the seed
+def _float_list(name, values):
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a sequence of numbers: {error}") from None
+
+
 def dilated_convolve_1d(signal, kernel, dilation):
     """Valid-mode dilated convolution of two lists; [] when nothing fits."""
-    signal, kernel = [float(v) for v in signal], [float(v) for v in kernel]
+    signal, kernel = _float_list("signal", signal), _float_list("kernel", kernel)
     check_stack(1, max(len(kernel), 1), [dilation])
     if not kernel:
         raise ValueError("kernel must have at least one tap")

@@ -1,0 +1,75 @@
+"""Type stub for the compiled core ``fastdilate._core`` (built from _core.pyx).
+
+``fastdilate._core_avx2`` is the same source compiled with AVX2+FMA and has
+the same interface.  Nothing here checks its arguments: ``fastdilate._api``
+validates, plans and allocates before calling ``conv2d_forward``.
+"""
+from typing import TypedDict, overload
+
+import numpy as np
+import numpy.typing as npt
+
+class _BuildFacts(TypedDict):
+    openmp: bool
+    isa: str
+    compiler: str
+
+__test__: dict[str, str]  # Cython's doctest table, empty
+
+def build_facts() -> _BuildFacts:
+    """What the compiler knew when it built this module."""
+    ...
+
+def default_num_threads() -> int:
+    """OpenMP's default team size (follows OMP_NUM_THREADS and threadpoolctl)."""
+    ...
+
+def cpu_has_avx2_fma() -> bool: ...
+def in_forked_child() -> bool: ...
+
+# The blocking of the dense micro-kernels, for the planner in _plan.py.
+DENSE_CO_BLOCK: int  # output channels accumulated at once
+DENSE_CHUNK_BYTES: int  # bytes of time points per micro-kernel chunk
+
+# Cython's fused ``floating`` type: one dtype for all five arrays, float32 or
+# float64.  Memoryviews need C-contiguous arrays; x, weight, weight_packed and
+# bias are read, out is written in place.  x is (N, C_in, H, W) unpadded,
+# weight (C_out, C_in // groups, KH, KW), weight_packed 1-D (may be empty),
+# bias (C_out,), out (N, C_out, H_out, W_out).  padding_mode numbers the
+# modes as ``_api.PADDING_MODES`` lists them.
+@overload
+def conv2d_forward(
+    x: npt.NDArray[np.float32],
+    weight: npt.NDArray[np.float32],
+    weight_packed: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    stride_h: int,
+    stride_w: int,
+    dilation_h: int,
+    dilation_w: int,
+    pad_top: int,
+    pad_left: int,
+    padding_mode: int,
+    groups: int,
+    tile_width: int,
+    num_threads: int,
+) -> None: ...
+@overload
+def conv2d_forward(
+    x: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64],
+    weight_packed: npt.NDArray[np.float64],
+    bias: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    stride_h: int,
+    stride_w: int,
+    dilation_h: int,
+    dilation_w: int,
+    pad_top: int,
+    pad_left: int,
+    padding_mode: int,
+    groups: int,
+    tile_width: int,
+    num_threads: int,
+) -> None: ...

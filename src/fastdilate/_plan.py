@@ -1,0 +1,50 @@
+"""How one call is laid out for the compiled core: the time tile, the packed
+weights and the thread count.  Policy only; the core does what it is told."""
+import numpy as np
+
+from ._dispatch import core
+
+# Problems smaller than this many multiply-adds run on the calling thread:
+# waking a thread team costs more than they do.
+SERIAL_MACS = 1 << 15
+
+# Per-thread input tile: all input channels' rows for one time tile.  It is
+# re-read once per output channel block, so it should stay in L2.
+TILE_BYTES = 256 * 1024
+MAX_TILE_POINTS = 2048
+
+
+def thread_count(requested, macs):
+    """Threads to use: the request (None: OpenMP's default), 1 if tiny."""
+    if macs < SERIAL_MACS:
+        return 1
+    return core.default_num_threads() if requested is None else requested
+
+
+def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads):
+    """Output points per work item along the last axis.
+
+    As many as fit the tile budget, but never fewer than the taps' reach
+    (else the halo would be copied more often than the data) and cut so
+    that every thread gets work.
+    """
+    chunk = core.DENSE_CHUNK_BYTES // itemsize
+    reach = (kernel_w - 1) * dilation_w // stride_w
+    fits = (TILE_BYTES // itemsize // (c_in * kernel_h * stride_w)) - reach
+    width = min(max(fits, reach, chunk), MAX_TILE_POINTS)
+    if n_rows * -(-w_out // width) < 4 * threads:
+        width = -(-w_out * n_rows // (4 * threads))
+    width = -(-width // chunk) * chunk
+    return max(chunk, min(width, -(-w_out // chunk) * chunk))
+
+
+def packed_weight(weight, groups):
+    """Weights as the dense micro-kernel reads them:
+    [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK], or empty when the
+    channels per group do not split into whole blocks."""
+    c_out, c_in_group = weight.shape[:2]
+    block = core.DENSE_CO_BLOCK
+    if (c_out // groups) % block:
+        return np.empty(0, weight.dtype)
+    taps = weight.reshape(c_out // block, block, c_in_group, -1)
+    return np.ascontiguousarray(taps.transpose(0, 2, 3, 1)).reshape(-1)
