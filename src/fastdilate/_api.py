@@ -4,17 +4,26 @@ output allocation in plain Python, then one call into the typed core.
 The core trusts what it is given, so every shape and bound it relies on is
 checked here; a bad argument is a ValueError or TypeError that names it.
 """
+import functools
+import math
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _plan
 from ._dispatch import core
 
+# The core's specialisations, by dtype character: calling one directly skips
+# the fused-type dispatch, which costs as much as a tiny convolution.
+_FORWARD = {"f": core.conv2d_forward["float"], "d": core.conv2d_forward["double"]}
+
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 # ---------------------------------------------------------------- scalars
 def _as_int(name, value, minimum):
+    if type(value) is int and value >= minimum:  # the common case, quickly
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
@@ -48,9 +57,9 @@ def _as_array(name, value):
     return array
 
 
-def _result_dtype(*arrays):
+def _result_dtype(*dtypes):
     """float32 when every operand is float32 or float16, float64 otherwise."""
-    single = all(a.dtype in (np.float32, np.float16) for a in arrays)
+    single = all(dtype.char in "fe" for dtype in dtypes)
     return np.dtype(np.float32) if single else np.dtype(np.float64)
 
 
@@ -120,21 +129,29 @@ def _check_padding_mode(padding_mode, pads, spatial):
 
 
 # ------------------------------------------------------------ convolution
-def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
-              padding_mode, out, num_threads, spatial_dims):
-    """Shared body of conv1d and conv2d; 1-D runs as 2-D with height 1."""
-    x = _as_array("input", input)
-    w = _as_array("weight", weight)
-    b = None if bias is None else _as_array("bias", bias)
-    batched = x.ndim == spatial_dims + 2
-    if not batched and x.ndim != spatial_dims + 1:
+class _Plan(NamedTuple):
+    """Everything a call's shapes and arguments decide, checked once."""
+    dtype: np.dtype
+    x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
+    w_shape: tuple      # weight as (C_out, C_in // groups, KH, KW)
+    out_shape: tuple    # output as (N, C_out, H_out, W_out)
+    result_shape: tuple  # output as the caller gets it
+    scalars: tuple      # stride, dilation, padding and grouping arguments of the core
+    threads: int
+    zero_bias: np.ndarray
+
+
+def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
+               stride, padding, dilation, groups, padding_mode, threads):
+    """Check a call's shapes and arguments and decide how the core runs it."""
+    batched = len(x_shape) == spatial_dims + 2
+    if not batched and len(x_shape) != spatial_dims + 1:
         raise ValueError(f"{name}: input must have {spatial_dims + 2} dimensions (batched) or "
-                         f"{spatial_dims + 1} (unbatched), got shape {x.shape}")
-    if w.ndim != spatial_dims + 2:
+                         f"{spatial_dims + 1} (unbatched), got shape {x_shape}")
+    if len(w_shape) != spatial_dims + 2:
         raise ValueError(f"{name}: weight must have {spatial_dims + 2} dimensions "
-                         f"(C_out, C_in // groups, kernel...), got shape {w.shape}")
+                         f"(C_out, C_in // groups, kernel...), got shape {w_shape}")
     groups = _as_int("groups", groups, 1)
-    num_threads = _as_thread_request(num_threads)
     if spatial_dims == 1:
         strides = (1, _as_int("stride", stride, 1))
         dilations = (1, _as_int("dilation", dilation, 1))
@@ -142,59 +159,88 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         strides = _as_pair("stride", stride, 1)
         dilations = _as_pair("dilation", dilation, 1)
 
-    x_batch = x if batched else x[np.newaxis]
-    c_in, spatial = x_batch.shape[1], x_batch.shape[2:]
-    c_out, kernel = w.shape[0], w.shape[2:]
+    batch_shape = x_shape if batched else (1,) + x_shape
+    c_in, spatial = batch_shape[1], batch_shape[2:]
+    c_out, kernel = w_shape[0], w_shape[2:]
     if c_in < 1 or c_out < 1 or min(kernel) < 1 or min(spatial) < 1:
-        raise ValueError(f"{name}: input {x.shape} and weight {w.shape} must not be empty")
+        raise ValueError(f"{name}: input {x_shape} and weight {w_shape} must not be empty")
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide the input channels ({c_in}) "
                          f"and the output channels ({c_out})")
-    if w.shape[1] != c_in // groups:
+    if w_shape[1] != c_in // groups:
         raise ValueError(f"weight must have shape (C_out, C_in // groups, ...) = "
-                         f"({c_out}, {c_in // groups}, ...), got {w.shape} "
+                         f"({c_out}, {c_in // groups}, ...), got {w_shape} "
                          f"for input with {c_in} channels and groups={groups}")
-    if b is not None and b.shape != (c_out,):
-        raise ValueError(f"bias must have shape ({c_out},), got {b.shape}")
+    if bias_spec is not None and bias_spec[0] != (c_out,):
+        raise ValueError(f"bias must have shape ({c_out},), got {bias_spec[0]}")
 
-    pads = _resolve_padding(padding, kernel, strides[-spatial_dims:], dilations[-spatial_dims:],
+    axis_strides, axis_dilations = strides[-spatial_dims:], dilations[-spatial_dims:]
+    pads = _resolve_padding(padding, kernel, axis_strides, axis_dilations,
                             allow_causal=spatial_dims == 1)
     _check_padding_mode(padding_mode, pads, spatial)
     out_spatial = tuple(
         (size + before + after - d * (k - 1) - 1) // s + 1
         for size, (before, after), k, d, s in zip(
-            spatial, pads, kernel, dilations[-spatial_dims:], strides[-spatial_dims:]))
+            spatial, pads, kernel, axis_dilations, axis_strides))
     if min(out_spatial) < 1:
         raise ValueError(f"{name}: output would be empty: input size {tuple(spatial)} with padding "
-                         f"{pads}, kernel {tuple(kernel)}, dilation {dilations[-spatial_dims:]} "
-                         f"and stride {strides[-spatial_dims:]} gives output size {out_spatial}")
+                         f"{pads}, kernel {tuple(kernel)}, dilation {axis_dilations} "
+                         f"and stride {axis_strides} gives output size {out_spatial}")
 
-    operands = [x, w] if b is None else [x, w, b]
-    dtype = _result_dtype(*operands)
-    out_shape = (x_batch.shape[0], c_out) + out_spatial
+    dtypes = (x_dtype, w_dtype) if bias_spec is None else (x_dtype, w_dtype, bias_spec[1])
+    dtype = _result_dtype(*dtypes)
+    out_shape = (batch_shape[0], c_out) + out_spatial
     result_shape = out_shape if batched else out_shape[1:]
+    if spatial_dims == 1:  # 1-D runs as 2-D with height 1
+        batch_shape, w_shape, out_shape = (batch_shape[:2] + (1,) + batch_shape[2:],
+                                           w_shape[:2] + (1,) + w_shape[2:],
+                                           out_shape[:2] + (1,) + out_shape[2:])
+        pads = ((0, 0),) + pads
+    threads = _plan.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
+    tile = _plan.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
+                            dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads)
+    scalars = (strides[0], strides[1], dilations[0], dilations[1], pads[0][0], pads[1][0],
+               PADDING_MODES.index(padding_mode), groups, tile)
+    zero_bias = np.zeros(c_out, dtype)
+    zero_bias.flags.writeable = False
+    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, threads, zero_bias)
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
+
+
+def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
+              padding_mode, out, num_threads, spatial_dims):
+    """Shared body of conv1d and conv2d."""
+    x = _as_array("input", input)
+    w = _as_array("weight", weight)
+    b = None if bias is None else _as_array("bias", bias)
+    threads = _as_thread_request(num_threads)
+    if threads is None:
+        threads = core.default_num_threads()
+    call = (name, spatial_dims, x.shape, x.dtype, w.shape, w.dtype,
+            None if b is None else (b.shape, b.dtype),
+            stride, padding, dilation, groups, padding_mode, threads)
+    try:
+        hash(call)
+    except TypeError:  # lists among the arguments: check them afresh
+        plan = _make_plan(*call)
+    else:
+        plan = _cached_plan(*call)
+
     if out is None:
-        result = np.empty(result_shape, dtype=dtype)
+        result = np.empty(plan.result_shape, dtype=plan.dtype)
     else:
         named = [("input", x), ("weight", w)] + ([("bias", b)] if b is not None else [])
-        result = _check_out(out, result_shape, dtype, named)
-    if out_shape[0] == 0:
+        result = _check_out(out, plan.result_shape, plan.dtype, named)
+    if plan.out_shape[0] == 0:
         return result
-
-    threads = _plan.thread_count(num_threads, result.size * w.shape[1] * int(np.prod(kernel)))
-    x_core = np.ascontiguousarray(x_batch, dtype=dtype)
-    w_core = np.ascontiguousarray(w, dtype=dtype)
-    b_core = np.zeros(c_out, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
-    out_core = result if batched else result[np.newaxis]
-    if spatial_dims == 1:
-        x_core, w_core, out_core = x_core[:, :, None], w_core[:, :, None], out_core[:, :, None]
-        pads = ((0, 0),) + pads
-    tile = _plan.tile_width(dtype.itemsize, c_in, w_core.shape[2], w_core.shape[3], strides[1],
-                            dilations[1], out_core.shape[3], out_core.shape[0] * out_core.shape[2],
-                            threads)
-    core.conv2d_forward(x_core, w_core, _plan.packed_weight(w_core, groups), b_core, out_core,
-                        strides[0], strides[1], dilations[0], dilations[1], pads[0][0], pads[1][0],
-                        PADDING_MODES.index(padding_mode), groups, tile, threads)
+    x_core = np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape)
+    w_core = np.ascontiguousarray(w, dtype=plan.dtype).reshape(plan.w_shape)
+    b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
+    groups = plan.scalars[7]
+    _FORWARD[plan.dtype.char](x_core, w_core, _plan.packed_weight(w_core, groups), b_core,
+                              result.reshape(plan.out_shape), *plan.scalars, plan.threads)
     return result
 
 
@@ -273,7 +319,7 @@ def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
     out_length = max(x.shape[-1] - (k.shape[0] - 1) * dilation, 0)
     if out_length == 0 or x.size == 0:
         _as_thread_request(num_threads)
-        return np.empty(x.shape[:-1] + (out_length,), dtype=_result_dtype(x, k))
+        return np.empty(x.shape[:-1] + (out_length,), dtype=_result_dtype(x.dtype, k.dtype))
     batch = x.reshape(-1, 1, x.shape[-1])
     result = conv1d(batch, k.reshape(1, 1, -1), dilation=dilation, num_threads=num_threads)
     return result.reshape(x.shape[:-1] + (out_length,))

@@ -336,10 +336,16 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
             tap_offsets[kh * g.kw + kw] = (kh * g.row_len + ((kw * dilation_w) % stride_w) * g.phase_len
                                            + (kw * dilation_w) // stride_w)
     cdef const floating* w_packed = &weight_packed[0] if weight_packed.shape[0] else NULL
-    with nogil, parallel(num_threads=team, use_threads_if=use_threads):
-        for item in prange(n_items, schedule="static"):
-            conv_work_item(item, tiles + threadid() * tile_len, tap_offsets,
-                           &x[0, 0, 0, 0], &weight[0, 0, 0, 0], w_packed,
-                           &bias[0], &out[0, 0, 0, 0], &g)
+    if use_threads:
+        with nogil, parallel(num_threads=team):
+            for item in prange(n_items, schedule="static"):
+                conv_work_item(item, tiles + threadid() * tile_len, tap_offsets,
+                               &x[0, 0, 0, 0], &weight[0, 0, 0, 0], w_packed,
+                               &bias[0], &out[0, 0, 0, 0], &g)
+    else:  # no thread team at all: small problems, and forked children
+        with nogil:
+            for item in range(n_items):
+                conv_work_item(item, tiles, tap_offsets, &x[0, 0, 0, 0], &weight[0, 0, 0, 0],
+                               w_packed, &bias[0], &out[0, 0, 0, 0], &g)
     free(tap_offsets)
     free(tiles)

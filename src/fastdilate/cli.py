@@ -52,6 +52,13 @@ def run_info(args):
     return 0
 
 
+def run_bench(args):
+    from . import benchmark  # loaded only here: `fastdilate rf` and `info` stay light
+
+    return benchmark.run_cli(cases=args.cases, threads=args.threads, quick=args.quick,
+                             json_path=args.json, plot_path=args.plot, memory=args.memory)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastdilate", description="Fast batched dilated convolution on the CPU.")
@@ -68,6 +75,22 @@ def build_parser():
 
     info = commands.add_parser("info", help="how this installation was built")
     info.set_defaults(run=run_info)
+
+    bench = commands.add_parser(
+        "bench", help="time fastdilate against the reference, NumPy, SciPy and PyTorch")
+    bench.add_argument("--quick", action="store_true",
+                       help="fewer repeats and reduced sizes (same case names): under a minute")
+    bench.add_argument("--cases", metavar="NAME,...", default=None,
+                       help="comma-separated case names (default: all; a wrong name lists them)")
+    bench.add_argument("--threads", metavar="N,...", type=_int_list, default=None,
+                       help="thread counts to run, e.g. 1,2 (default: this machine's cores)")
+    bench.add_argument("--json", metavar="FILE", default=None,
+                       help="also write every timing, check and version to FILE")
+    bench.add_argument("--plot", metavar="FILE.png", default=None,
+                       help="also draw the speedups to FILE.png (needs matplotlib)")
+    bench.add_argument("--memory", action="store_true",
+                       help="also measure fastdilate's peak RSS per case in a fresh process")
+    bench.set_defaults(run=run_bench)
     return parser
 
 
