@@ -199,38 +199,27 @@ cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
                       const Geometry* g) noexcept nogil:
     """CO_BLOCK output rows x ``width`` points, width <= one chunk.
 
-    ``w_packed`` holds this block's weights as [channel][tap][row].  A full
+    ``w_packed`` holds this block's weights as [channel][tap][row]; the
     chunk accumulates in one register block (_simd.h).
     """
     cdef Py_ssize_t chunk = CHUNK_BYTES // sizeof(floating)
     cdef dense_acc block
-    cdef floating acc[DENSE_ACC_LEN]
-    cdef Py_ssize_t r, t, c, k
+    cdef floating partial[DENSE_ACC_LEN]
+    cdef Py_ssize_t r, c, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    cdef const floating* xk
-    cdef const floating* wk
-    if width == chunk:
-        block_init(&block, bias)
-        for c in range(g.c_in_group):
-            for k in range(n_taps):
-                block_update(&block, x + c * g.channel_len + tap_offsets[k],
-                             w_packed + (c * n_taps + k) * CO_BLOCK)
-        block_store(&block, out, out_step)
-        return
-    # The last, partial chunk of a tile: same sums in the same order.
-    for r in range(CO_BLOCK):
-        for t in range(width):
-            acc[r * chunk + t] = bias[r]
+    block_init(&block, bias)
     for c in range(g.c_in_group):
         for k in range(n_taps):
-            xk = x + c * g.channel_len + tap_offsets[k]
-            wk = w_packed + (c * n_taps + k) * CO_BLOCK
-            for r in range(CO_BLOCK):
-                for t in range(width):
-                    acc[r * chunk + t] += wk[r] * xk[t]
+            block_update(&block, x + c * g.channel_len + tap_offsets[k],
+                         w_packed + (c * n_taps + k) * CO_BLOCK)
+    if width == chunk:
+        block_store(&block, out, out_step)
+        return
+    # The last chunk of a tile: the tile holds whole chunks, so the block
+    # computed a full one; keep its first ``width`` points.
+    block_store(&block, partial, chunk)
     for r in range(CO_BLOCK):
-        for t in range(width):
-            out[r * out_step + t] = acc[r * chunk + t]
+        memcpy(out + r * out_step, partial + r * chunk, width * sizeof(floating))
 
 
 cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
@@ -307,18 +296,20 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
     output size implies.  1 thread runs without starting a team.
     """
     cdef Geometry g
+    cdef Py_ssize_t chunk_points = CHUNK_BYTES // sizeof(floating)
     g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
     g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
     g.kh, g.kw, g.c_in_group = weight.shape[2], weight.shape[3], weight.shape[1]
     g.groups, g.c_out_group = groups, out.shape[1] // groups
     g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
     g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
-    g.tile_width = tile_width
+    # Whole chunks per tile, so that a chunk never reads past the tile.
+    g.tile_width = (tile_width + chunk_points - 1) // chunk_points * chunk_points
     # Tap kw of output point t reads phase (kw*d) % s at (kw*d) // s + t.
-    g.phase_len = tile_width + ((g.kw - 1) * dilation_w) // stride_w
+    g.phase_len = g.tile_width + ((g.kw - 1) * dilation_w) // stride_w
     g.row_len = stride_w * g.phase_len
     g.channel_len = g.kh * g.row_len
-    g.n_tiles = (g.w_out + tile_width - 1) // tile_width
+    g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
     cdef Py_ssize_t n_items = out.shape[0] * g.h_out * g.n_tiles
     cdef Py_ssize_t tile_len = g.c_in * g.channel_len

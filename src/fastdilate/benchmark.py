@@ -417,7 +417,7 @@ def tolerance(case):
     Rounding errors of a sum of ``taps`` products, in any order, stay within
     a few eps * sqrt(taps) of sum |w*x|; one wrong or missing product is of
     order sum |w*x| / taps, far larger at every size used here."""
-    return 16 * np.finfo(case.dtype).eps * math.sqrt(case.taps)
+    return float(16 * np.finfo(case.dtype).eps * math.sqrt(case.taps))
 
 
 def expected_output(case, x, w, threads):
@@ -541,7 +541,7 @@ class Settings:
 
 FULL = Settings(repeats=7, min_sample_seconds=0.1, max_macs=math.inf, matmul_size=2048,
                 copy_bytes=256 << 20, peak_repeats=7)
-QUICK = Settings(repeats=3, min_sample_seconds=0.02, max_macs=20_000_000, matmul_size=1024,
+QUICK = Settings(repeats=3, min_sample_seconds=0.02, max_macs=500_000_000, matmul_size=1024,
                  copy_bytes=64 << 20, peak_repeats=5)
 
 
@@ -567,13 +567,13 @@ def bench_case(case, threads, peaks, settings, progress=_silent):
         runners = {"fastdilate": prepare_fastdilate(run_case, x, w, threads)}
         peers = {}
         for name in PEER_NAMES:
-            progress(f"  checking {name}")
             peers[name], run = _checked_peer(name, run_case, x, w, threads, expected, scale)
             if run is not None:
                 runners[name] = run
-        progress(f"  timing {', '.join(runners)}: {settings.repeats} interleaved repeats")
+        progress(_check_summary(peers) + f"; timing {settings.repeats} interleaved repeats")
         timings = time_interleaved(runners, settings.repeats, settings.min_sample_seconds)
     fastdilate = _timing(*timings.pop("fastdilate"))
+    progress(f"  fastdilate {format_seconds(fastdilate['median_s'])}")
     fastdilate.update(throughput(run_case, fastdilate["median_s"], peaks))
     for name, (calls, samples) in timings.items():
         peers[name].update(_timing(calls, samples))
@@ -594,6 +594,13 @@ def _checked_peer(name, case, x, w, threads, expected, scale):
     if peer.facts is not None:
         info.update(peer.facts(run))
     return info, (run if info["check"]["ok"] else None)
+
+
+def _check_summary(peers):
+    agree = [name for name, peer in peers.items() if peer.get("check", {}).get("ok")]
+    differ = [name for name, peer in peers.items() if "check" in peer and not peer["check"]["ok"]]
+    return ("  agree with fastdilate: " + (", ".join(agree) or "none")
+            + (f"; MISMATCH (not timed): {', '.join(differ)}" if differ else ""))
 
 
 def _timing(calls, samples):
@@ -764,8 +771,15 @@ def format_environment(report):
 
 def write_json(report, path):
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(report, file, indent=1)
+        json.dump(report, file, indent=1, default=_plain)
         file.write("\n")
+
+
+def _plain(value):
+    """NumPy scalars as the Python numbers JSON knows."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def require_matplotlib():
