@@ -21,19 +21,28 @@ _FORWARD = {"f": core.conv2d_forward["float"], "d": core.conv2d_forward["double"
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 # ---------------------------------------------------------------- scalars
-def _as_int(name, value, minimum):
-    if type(value) is int and value >= minimum:  # the common case, quickly
-        return value
+# Larger than any array can be; bounding every size, span and padded extent
+# by it keeps the core's 64-bit index arithmetic from overflowing.
+_MAX_INT = 2**60
+
+
+# More threads than any machine this runs on has cores.
+_MAX_THREADS = 1024
+
+
+def _as_int(name, value, minimum, maximum=_MAX_INT):
+    if type(value) is int and minimum <= value and (maximum is None or value <= maximum):
+        return value  # the common case, quickly
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be >= {minimum} and <= {maximum}, got {value}")
     return value
 
 
 def _as_thread_request(num_threads):
-    return None if num_threads is None else _as_int("num_threads", num_threads, 1)
+    return None if num_threads is None else _as_int("num_threads", num_threads, 1, _MAX_THREADS)
 
 
 def _as_pair(name, value, minimum):
@@ -178,6 +187,10 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
     pads = _resolve_padding(padding, kernel, axis_strides, axis_dilations,
                             allow_causal=spatial_dims == 1)
     _check_padding_mode(padding_mode, pads, spatial)
+    for size, (before, after), k, d in zip(spatial, pads, kernel, axis_dilations):
+        if size + before + after > _MAX_INT or d * (k - 1) > _MAX_INT:
+            raise ValueError(f"{name}: padding {(before, after)} or dilation {d} with kernel "
+                             f"size {k} reaches past 2**60 samples")
     out_spatial = tuple(
         (size + before + after - d * (k - 1) - 1) // s + 1
         for size, (before, after), k, d, s in zip(
@@ -209,6 +222,14 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
 
 
+def _plain(value):
+    """Whether ``value`` may key the plan cache: built from exact ints and
+    strings only, since 2.0 == 2 and True == 1 would share a cached plan."""
+    if type(value) is int or type(value) is str:
+        return True
+    return type(value) is tuple and all(_plain(v) for v in value)
+
+
 def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
               padding_mode, out, num_threads, spatial_dims):
     """Shared body of conv1d and conv2d."""
@@ -221,12 +242,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     call = (name, spatial_dims, x.shape, x.dtype, w.shape, w.dtype,
             None if b is None else (b.shape, b.dtype),
             stride, padding, dilation, groups, padding_mode, threads)
-    try:
-        hash(call)
-    except TypeError:  # lists among the arguments: check them afresh
-        plan = _make_plan(*call)
-    else:
+    if _plain(stride) and _plain(padding) and _plain(dilation) and _plain(groups):
         plan = _cached_plan(*call)
+    else:  # lists, floats, NumPy scalars...: checked afresh every time
+        plan = _make_plan(*call)
 
     if out is None:
         result = np.empty(plan.result_shape, dtype=plan.dtype)
@@ -315,11 +334,13 @@ def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
         raise ValueError(f"signal must have shape (L,) or (B, L), got {x.shape}")
     if k.ndim != 1 or k.shape[0] < 1:
         raise ValueError(f"kernel must have shape (K,) with K >= 1, got {k.shape}")
-    dilation = _as_int("dilation", dilation, 1)
+    # Any dilation is valid here: one that reaches past the signal gives [].
+    dilation = _as_int("dilation", dilation, 1, maximum=None)
     out_length = max(x.shape[-1] - (k.shape[0] - 1) * dilation, 0)
     if out_length == 0 or x.size == 0:
         _as_thread_request(num_threads)
         return np.empty(x.shape[:-1] + (out_length,), dtype=_result_dtype(x.dtype, k.dtype))
     batch = x.reshape(-1, 1, x.shape[-1])
-    result = conv1d(batch, k.reshape(1, 1, -1), dilation=dilation, num_threads=num_threads)
+    result = conv1d(batch, k.reshape(1, 1, -1), dilation=dilation if k.shape[0] > 1 else 1,
+                    num_threads=num_threads)
     return result.reshape(x.shape[:-1] + (out_length,))

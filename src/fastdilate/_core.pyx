@@ -92,9 +92,12 @@ cdef struct Geometry:
     Py_ssize_t kh, kw, c_in_group, c_out_group, groups
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
-    # Tile layout: each (channel, kernel row) holds stride_w phases of
-    # phase_len values; tile_width output points per work item.
-    Py_ssize_t tile_width, phase_len, row_len, channel_len, n_tiles
+    # Tile layout: each (channel, kernel row) holds n_phases runs of
+    # phase_len values, run i being input phase phases[i] (mod stride_w);
+    # tile_width output points per work item.
+    Py_ssize_t tile_width, phase_len, n_phases, row_len, channel_len, n_tiles
+    Py_ssize_t reach  # (KW-1) * dilation_w // stride_w
+    const Py_ssize_t* phases
 
 
 cdef inline Py_ssize_t source_index(Py_ssize_t p, Py_ssize_t size, int mode) noexcept nogil:
@@ -123,26 +126,29 @@ cdef inline Py_ssize_t source_index(Py_ssize_t p, Py_ssize_t size, int mode) noe
 
 
 cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
-                        Py_ssize_t first) noexcept nogil:
+                        Py_ssize_t first, Py_ssize_t width) noexcept nogil:
     """Fill one (channel, kernel row) of the tile from an input row.
 
-    Phase ph of the tile holds src[first + m*stride_w + ph], m < phase_len;
-    ``src`` is NULL for a row that lies in zero padding.
+    Run i holds src[first + m*stride_w + phases[i]] for the m that the
+    tile's ``width`` outputs read, and zeros after them (whole chunks are
+    computed, so every value must be set); ``src`` is NULL for a row that
+    lies in zero padding.
     """
-    cdef Py_ssize_t s = g.stride_w, n = g.phase_len, size = g.w_in
-    cdef Py_ssize_t ph, m, m_lo, m_hi, col, start
+    cdef Py_ssize_t s = g.stride_w, size = g.w_in
+    cdef Py_ssize_t used = min(width + g.reach, g.phase_len)
+    cdef Py_ssize_t i, m, m_lo, m_hi, col, start
     cdef floating* out
-    for ph in range(s):
-        out = dst + ph * n
-        start = first + ph
+    for i in range(g.n_phases):
+        out = dst + i * g.phase_len
+        start = first + g.phases[i]
         if src == NULL:
-            for m in range(n):
+            for m in range(g.phase_len):
                 out[m] = 0
             continue
-        # Interior columns [m_lo, m_hi) read src directly.
+        # Columns [m_lo, m_hi) lie inside the row and are copied as they are.
         m_lo = 0 if start >= 0 else (-start + s - 1) // s
         m_hi = 0 if start >= size else (size - start + s - 1) // s
-        m_lo, m_hi = min(m_lo, n), min(m_hi, n)
+        m_lo, m_hi = min(m_lo, used), min(m_hi, used)
         if m_hi < m_lo:
             m_hi = m_lo
         for m in range(m_lo):
@@ -153,13 +159,15 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         else:
             for m in range(m_lo, m_hi):
                 out[m] = src[start + m * s]
-        for m in range(m_hi, n):
+        for m in range(m_hi, used):
             col = source_index(start + m * s, size, g.padding_mode)
             out[m] = 0 if col < 0 else src[col]
+        for m in range(used, g.phase_len):
+            out[m] = 0
 
 
 cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
-                    Py_ssize_t out_row, Py_ssize_t t0) noexcept nogil:
+                    Py_ssize_t out_row, Py_ssize_t t0, Py_ssize_t width) noexcept nogil:
     """Copy what output row ``out_row``, points [t0, t0 + tile_width) read."""
     cdef Py_ssize_t c, kh, row
     cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
@@ -169,7 +177,7 @@ cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
             row = source_index(out_row * g.stride_h + kh * g.dilation_h - g.pad_top,
                                g.h_in, g.padding_mode)
             src = NULL if row < 0 else x_image + (c * g.h_in + row) * g.w_in
-            load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first)
+            load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first, width)
 
 
 cdef inline void block_init(dense_acc* block, const floating* bias) noexcept nogil:
@@ -261,7 +269,7 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     cdef const floating* x_group
     cdef floating* out_row_start
 
-    load_tile(tile, x + n * g.c_in * g.h_in * g.w_in, g, out_row, t0)
+    load_tile(tile, x + n * g.c_in * g.h_in * g.w_in, g, out_row, t0, width)
     out_row_start = out + n * g.c_out * out_plane + out_row * g.w_out + t0
     for grp in range(g.groups):
         x_group = tile + grp * g.c_in_group * g.channel_len
@@ -279,6 +287,39 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
                          w + co * g.c_in_group * n_taps, bias[co], g)
 
 
+cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t phase) noexcept nogil:
+    """Index of ``phase`` among the first n_phases, appending it if new."""
+    cdef Py_ssize_t i
+    for i in range(n_phases[0]):
+        if phases[i] == phase:
+            return i
+    phases[n_phases[0]] = phase
+    n_phases[0] += 1
+    return n_phases[0] - 1
+
+
+cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets) noexcept nogil:
+    """Which input phases a tile keeps, and where in it each tap reads.
+
+    Tap kw of output point t reads input phase (kw*d) % s at t + (kw*d) // s,
+    so a tile keeps only the phases some tap reads: at most KW of them,
+    however large the stride.
+    """
+    cdef Py_ssize_t kh, kw, slot
+    g.reach = ((g.kw - 1) * g.dilation_w) // g.stride_w
+    g.phase_len = g.tile_width + g.reach
+    g.n_phases = 0
+    for kw in range(g.kw):
+        slot = phase_slot(phases, &g.n_phases, (kw * g.dilation_w) % g.stride_w)
+        tap_offsets[kw] = slot * g.phase_len + (kw * g.dilation_w) // g.stride_w
+    g.phases = phases
+    g.row_len = g.n_phases * g.phase_len
+    g.channel_len = g.kh * g.row_len
+    for kh in range(1, g.kh):
+        for kw in range(g.kw):
+            tap_offsets[kh * g.kw + kw] = kh * g.row_len + tap_offsets[kw]
+
+
 def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W), unpadded
                    const floating[:, :, :, ::1] weight,   # IN  (C_out, C_in // groups, KH, KW)
                    const floating[::1] weight_packed,     # IN  [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
@@ -290,8 +331,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
                    Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
-    ``weight_packed`` is used when C_out // groups is a multiple of
-    CO_BLOCK (see ``packed_weight_layout``), and may be empty otherwise.
+    ``weight_packed`` (from ``_plan.packed_weight``) is read when
+    C_out // groups is a multiple of CO_BLOCK, and may be empty otherwise.
     Padding before the input is ``pad_top``/``pad_left``; after it, what the
     output size implies.  1 thread runs without starting a team.
     """
@@ -305,27 +346,24 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
     g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
     # Whole chunks per tile, so that a chunk never reads past the tile.
     g.tile_width = (tile_width + chunk_points - 1) // chunk_points * chunk_points
-    # Tap kw of output point t reads phase (kw*d) % s at (kw*d) // s + t.
-    g.phase_len = g.tile_width + ((g.kw - 1) * dilation_w) // stride_w
-    g.row_len = stride_w * g.phase_len
-    g.channel_len = g.kh * g.row_len
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
     cdef Py_ssize_t n_items = out.shape[0] * g.h_out * g.n_tiles
-    cdef Py_ssize_t tile_len = g.c_in * g.channel_len
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
+    cdef Py_ssize_t* phases = <Py_ssize_t*> malloc(g.kw * sizeof(Py_ssize_t))
     cdef Py_ssize_t* tap_offsets = <Py_ssize_t*> malloc(g.kh * g.kw * sizeof(Py_ssize_t))
-    cdef floating* tiles = <floating*> malloc(team * tile_len * sizeof(floating))
-    cdef Py_ssize_t kh, kw, item
-    if tap_offsets == NULL or tiles == NULL:
+    cdef floating* tiles = NULL
+    cdef Py_ssize_t tile_len = 0, item
+    if phases != NULL and tap_offsets != NULL:
+        lay_out_tile(&g, phases, tap_offsets)
+        tile_len = g.c_in * g.channel_len
+        tiles = <floating*> malloc(team * tile_len * sizeof(floating))
+    if tiles == NULL:
+        free(phases)
         free(tap_offsets)
-        free(tiles)
         raise MemoryError("fastdilate: no memory for the per-thread input tiles")
-    for kh in range(g.kh):
-        for kw in range(g.kw):
-            tap_offsets[kh * g.kw + kw] = (kh * g.row_len + ((kw * dilation_w) % stride_w) * g.phase_len
-                                           + (kw * dilation_w) // stride_w)
+
     cdef const floating* w_packed = &weight_packed[0] if weight_packed.shape[0] else NULL
     if use_threads:
         with nogil, parallel(num_threads=team):
@@ -338,5 +376,6 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
             for item in range(n_items):
                 conv_work_item(item, tiles, tap_offsets, &x[0, 0, 0, 0], &weight[0, 0, 0, 0],
                                w_packed, &bias[0], &out[0, 0, 0, 0], &g)
+    free(phases)
     free(tap_offsets)
     free(tiles)

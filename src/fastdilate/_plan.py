@@ -24,13 +24,14 @@ def thread_count(requested, macs):
 def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads):
     """Output points per work item along the last axis.
 
-    As many as fit the tile budget, but never fewer than the taps' reach
-    (else the halo would be copied more often than the data) and cut so
-    that every thread gets work.
+    As many as fit the tile budget, but not fewer than the taps' reach
+    (up to MAX_TILE_POINTS), else the halo would be copied more often than
+    the data; and cut so that every thread gets work.
     """
     chunk = core.DENSE_CHUNK_BYTES // itemsize
     reach = (kernel_w - 1) * dilation_w // stride_w
-    fits = (TILE_BYTES // itemsize // (c_in * kernel_h * stride_w)) - reach
+    phases = len({k * dilation_w % stride_w for k in range(kernel_w)})
+    fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach
     width = min(max(fits, reach, chunk), MAX_TILE_POINTS)
     if n_rows * -(-w_out // width) < 4 * threads:
         width = -(-w_out * n_rows // (4 * threads))
