@@ -29,7 +29,7 @@ def in_forked_child() -> bool: ...
 
 # The blocking of the dense micro-kernels, for the planner in _plan.py.
 DENSE_CO_BLOCK: int  # output channels accumulated at once
-DENSE_CHUNK_BYTES: int  # bytes of time points per micro-kernel chunk
+TILE_QUANTUM_BYTES: int  # a tile is a whole number of these bytes of time points
 
 # Cython's fused ``floating`` type: one dtype for all five arrays, float32 or
 # float64.  Memoryviews need C-contiguous arrays; x, weight, weight_packed and

@@ -31,14 +31,22 @@ cdef extern from "_platform.h" nogil:
     int fd_watch_fork()
 
 cdef extern from "_simd.h" nogil:
-    ctypedef struct dense_acc "fd_dense_acc":
+    ctypedef struct dense_block "fd_dense_block":
         pass
-    void fd_dense_init_f32(dense_acc* block, const float* bias)
-    void fd_dense_init_f64(dense_acc* block, const double* bias)
-    void fd_dense_update_f32(dense_acc* block, const float* x, const float* w)
-    void fd_dense_update_f64(dense_acc* block, const double* x, const double* w)
-    void fd_dense_store_f32(const dense_acc* block, float* out, Py_ssize_t row_step)
-    void fd_dense_store_f64(const dense_acc* block, double* out, Py_ssize_t row_step)
+    ctypedef struct thin_block "fd_thin_block":
+        pass
+    void fd_dense_init_f32(dense_block* block, const float* bias)
+    void fd_dense_init_f64(dense_block* block, const double* bias)
+    void fd_dense_update_f32(dense_block* block, const float* x, const float* w)
+    void fd_dense_update_f64(dense_block* block, const double* x, const double* w)
+    void fd_dense_store_f32(const dense_block* block, float* out, Py_ssize_t row_step)
+    void fd_dense_store_f64(const dense_block* block, double* out, Py_ssize_t row_step)
+    void fd_thin_init_f32(thin_block* block, const float* bias)
+    void fd_thin_init_f64(thin_block* block, const double* bias)
+    void fd_thin_update_f32(thin_block* block, const float* x, const float* w)
+    void fd_thin_update_f64(thin_block* block, const double* x, const double* w)
+    void fd_thin_store_f32(const thin_block* block, float* out, Py_ssize_t row_step)
+    void fd_thin_store_f64(const thin_block* block, double* out, Py_ssize_t row_step)
 
 cdef enum:
     # Output channels a dense micro-kernel accumulates at once: each input
@@ -48,8 +56,11 @@ cdef enum:
     # CO_BLOCK x 3 accumulators plus operands fit the 16 AVX registers
     # (FD_ROWS and FD_VECS in _simd.h).
     CHUNK_BYTES = 96
+    # The thin kernel's chunk is wider, to spread each tap's overhead (its
+    # offset, its broadcast weight) over more points: 1 x 6 vectors.
+    THIN_CHUNK_BYTES = 192
     # Accumulators of one dense chunk, as many as float32 needs.
-    DENSE_ACC_LEN = 96  # CO_BLOCK * CHUNK_BYTES / sizeof(float)
+    ACC_LEN = 96  # float32 values of either block: 4 x 3 or 1 x 6 vectors
     # Padding modes, numbered as _api.PADDING_MODES lists them.
     PAD_ZEROS = 0
     PAD_REFLECT = 1
@@ -60,7 +71,8 @@ fd_watch_fork()
 
 # The blocking, for the planner in _plan.py.
 DENSE_CO_BLOCK = CO_BLOCK
-DENSE_CHUNK_BYTES = CHUNK_BYTES
+# Tiles hold whole chunks of either kernel.
+TILE_QUANTUM_BYTES = THIN_CHUNK_BYTES
 
 
 def build_facts():
@@ -180,25 +192,47 @@ cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
             load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first, width)
 
 
-cdef inline void block_init(dense_acc* block, const floating* bias) noexcept nogil:
+# Fused front ends of the register blocks in _simd.h.
+cdef inline void dense_init(dense_block* block, const floating* bias) noexcept nogil:
     if floating is float:
         fd_dense_init_f32(block, bias)
     else:
         fd_dense_init_f64(block, bias)
 
 
-cdef inline void block_update(dense_acc* block, const floating* x, const floating* w) noexcept nogil:
+cdef inline void dense_update(dense_block* block, const floating* x, const floating* w) noexcept nogil:
     if floating is float:
         fd_dense_update_f32(block, x, w)
     else:
         fd_dense_update_f64(block, x, w)
 
 
-cdef inline void block_store(const dense_acc* block, floating* out, Py_ssize_t row_step) noexcept nogil:
+cdef inline void dense_store(const dense_block* block, floating* out, Py_ssize_t row_step) noexcept nogil:
     if floating is float:
         fd_dense_store_f32(block, out, row_step)
     else:
         fd_dense_store_f64(block, out, row_step)
+
+
+cdef inline void thin_init(thin_block* block, const floating* bias) noexcept nogil:
+    if floating is float:
+        fd_thin_init_f32(block, bias)
+    else:
+        fd_thin_init_f64(block, bias)
+
+
+cdef inline void thin_update(thin_block* block, const floating* x, const floating* w) noexcept nogil:
+    if floating is float:
+        fd_thin_update_f32(block, x, w)
+    else:
+        fd_thin_update_f64(block, x, w)
+
+
+cdef inline void thin_store(const thin_block* block, floating* out) noexcept nogil:
+    if floating is float:
+        fd_thin_store_f32(block, out, 0)
+    else:
+        fd_thin_store_f64(block, out, 0)
 
 
 cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
@@ -211,45 +245,49 @@ cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
     chunk accumulates in one register block (_simd.h).
     """
     cdef Py_ssize_t chunk = CHUNK_BYTES // sizeof(floating)
-    cdef dense_acc block
-    cdef floating partial[DENSE_ACC_LEN]
+    cdef dense_block block
+    cdef floating partial[ACC_LEN]
     cdef Py_ssize_t r, c, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    block_init(&block, bias)
+    dense_init(&block, bias)
     for c in range(g.c_in_group):
         for k in range(n_taps):
-            block_update(&block, x + c * g.channel_len + tap_offsets[k],
+            dense_update(&block, x + c * g.channel_len + tap_offsets[k],
                          w_packed + (c * n_taps + k) * CO_BLOCK)
     if width == chunk:
-        block_store(&block, out, out_step)
+        dense_store(&block, out, out_step)
         return
     # The last chunk of a tile: the tile holds whole chunks, so the block
     # computed a full one; keep its first ``width`` points.
-    block_store(&block, partial, chunk)
+    dense_store(&block, partial, chunk)
     for r in range(CO_BLOCK):
         memcpy(out + r * out_step, partial + r * chunk, width * sizeof(floating))
 
 
 cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
                    const Py_ssize_t* tap_offsets, const floating* w,
-                   floating bias, const Geometry* g) noexcept nogil:
+                   const floating* bias, const Geometry* g) noexcept nogil:
     """One output row x ``width`` points; ``w`` is that row's [channel][tap].
 
-    For few channels per group the work is memory-bound: one pass per tap
-    over a tile row that stays in L1 is all it needs.
+    Chunk after chunk in one register block: with one channel and a few
+    taps there is little work per chunk, so nothing else may sit in the loop.
     """
-    cdef Py_ssize_t t, c, k
+    cdef Py_ssize_t chunk = THIN_CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    cdef const floating* xk
-    cdef floating wk
-    for t in range(width):
-        out[t] = bias
-    for c in range(g.c_in_group):
-        for k in range(n_taps):
-            xk = x + c * g.channel_len + tap_offsets[k]
-            wk = w[c * n_taps + k]
-            for t in range(width):
-                out[t] += wk * xk[t]
+    cdef thin_block block
+    cdef floating partial[ACC_LEN]
+    cdef Py_ssize_t j, t, c, k
+    for j in range((width + chunk - 1) // chunk):
+        t = j * chunk
+        thin_init(&block, bias)
+        for c in range(g.c_in_group):
+            for k in range(n_taps):
+                thin_update(&block, x + c * g.channel_len + tap_offsets[k] + t, w + c * n_taps + k)
+        if t + chunk <= width:
+            thin_store(&block, out + t)
+        else:  # the tile holds whole chunks; keep the points asked for
+            thin_store(&block, partial)
+            memcpy(out + t, partial, (width - t) * sizeof(floating))
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_offsets,
@@ -263,7 +301,7 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     cdef Py_ssize_t t0 = tile_index * g.tile_width
     cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
     cdef Py_ssize_t out_plane = g.h_out * g.w_out
-    cdef Py_ssize_t dense_chunk_len = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t n_taps = g.kh * g.kw
     cdef Py_ssize_t grp, block, co, chunk, t
     cdef const floating* x_group
@@ -276,15 +314,15 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
         if g.c_out_group % CO_BLOCK == 0:
             for block in range(g.c_out_group // CO_BLOCK):
                 co = grp * g.c_out_group + block * CO_BLOCK
-                for chunk in range((width + dense_chunk_len - 1) // dense_chunk_len):
-                    t = chunk * dense_chunk_len
+                for chunk in range((width + chunk_len - 1) // chunk_len):
+                    t = chunk * chunk_len
                     dense_chunk(out_row_start + co * out_plane + t, out_plane,
-                                min(dense_chunk_len, width - t), x_group + t, tap_offsets,
+                                min(chunk_len, width - t), x_group + t, tap_offsets,
                                 w_packed + co * g.c_in_group * n_taps, bias + co, g)
         else:
             for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
                 thin_row(out_row_start + co * out_plane, width, x_group, tap_offsets,
-                         w + co * g.c_in_group * n_taps, bias[co], g)
+                         w + co * g.c_in_group * n_taps, bias + co, g)
 
 
 cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t phase) noexcept nogil:
@@ -337,7 +375,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
     output size implies.  1 thread runs without starting a team.
     """
     cdef Geometry g
-    cdef Py_ssize_t chunk_points = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t chunk_points = THIN_CHUNK_BYTES // sizeof(floating)
     g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
     g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
     g.kh, g.kw, g.c_in_group = weight.shape[2], weight.shape[3], weight.shape[1]

@@ -28,7 +28,7 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     (up to MAX_TILE_POINTS), else the halo would be copied more often than
     the data; and cut so that every thread gets work.
     """
-    chunk = core.DENSE_CHUNK_BYTES // itemsize
+    chunk = core.TILE_QUANTUM_BYTES // itemsize
     reach = (kernel_w - 1) * dilation_w // stride_w
     phases = len({k * dilation_w % stride_w for k in range(kernel_w)})
     fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach

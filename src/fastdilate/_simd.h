@@ -1,11 +1,17 @@
-/* The one SIMD operation the dense micro-kernel needs and Cython cannot
- * spell: a register block of CO_BLOCK (4) output channels x 3 vectors of
- * time points, updated with one outer product per (input channel, tap).
+/* The one SIMD operation the micro-kernels need and Cython cannot spell:
+ * a register block of ROWS output channels x VECS vectors of time points,
+ * updated with one outer product per (input channel, tap):
+ *
+ *   block[r][t] += w[r] * x[t]   for r < ROWS, t < VECS * lanes
+ *
+ * Two shapes: "dense" (4 x 3 vectors: 12 accumulators, 3 loads of x and 4
+ * broadcasts of w per 12 FMAs, inside the 16 AVX registers) for many
+ * channels, and "thin" (1 x 6 vectors) for one channel at a time.
  *
  * GCC and Clang get vector extensions, which become AVX2 FMAs in the
  * _core_avx2 build and SSE pairs in the baseline build; other compilers
- * (MSVC) get plain loops over the same layout.  The block is a local struct
- * of the caller, so once these inline the compiler keeps it in registers.
+ * (MSVC) get plain loops over the same layout.  A block is a local of the
+ * caller, so once these inline the compiler keeps it in registers.
  */
 #ifndef FASTDILATE_SIMD_H
 #define FASTDILATE_SIMD_H
@@ -13,71 +19,74 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FD_ROWS 4
-#define FD_VECS 3
+#define FD_VECTOR_BYTES 32
 
 #if defined(__GNUC__) || defined(__clang__)
-typedef float fd_f32v __attribute__((vector_size(32)));
-typedef double fd_f64v __attribute__((vector_size(32)));
+#define FD_VECTOR_EXTENSIONS 1
+typedef float fd_f32v __attribute__((vector_size(FD_VECTOR_BYTES)));
+typedef double fd_f64v __attribute__((vector_size(FD_VECTOR_BYTES)));
 #else
-typedef struct { float e[8]; } fd_f32v;
-typedef struct { double e[4]; } fd_f64v;
+#define FD_VECTOR_EXTENSIONS 0
+typedef struct { float e[FD_VECTOR_BYTES / sizeof(float)]; } fd_f32v;
+typedef struct { double e[FD_VECTOR_BYTES / sizeof(double)]; } fd_f64v;
 #endif
 
-/* One register block; the member in use is the one of the element type. */
-typedef union { fd_f32v f32[FD_ROWS * FD_VECS]; fd_f64v f64[FD_ROWS * FD_VECS]; } fd_dense_acc;
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FD_DEFINE_BLOCK(T, V, SUFFIX)                                          \
+#if FD_VECTOR_EXTENSIONS
+#define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)                                        \
 static inline V fd_load_##SUFFIX(const T* p) { V v; memcpy(&v, p, sizeof v); return v; } \
-static inline V fd_splat_##SUFFIX(T value) {                                   \
-    V v;                                                                       \
-    for (int i = 0; i < (int) (sizeof(V) / sizeof(T)); i++) v[i] = value;     \
-    return v;                                                                  \
-}                                                                              \
-static inline void fd_dense_init_##SUFFIX(fd_dense_acc* acc, const T* bias) {  \
-    V* a = acc->SUFFIX;                                                        \
-    for (int r = 0; r < FD_ROWS; r++)                                          \
-        for (int j = 0; j < FD_VECS; j++) a[r * FD_VECS + j] = fd_splat_##SUFFIX(bias[r]); \
-}                                                                              \
-static inline void fd_dense_update_##SUFFIX(fd_dense_acc* acc, const T* x, const T* w) { \
-    V* a = acc->SUFFIX;                                                        \
-    const int n = sizeof(V) / sizeof(T);                                       \
-    V x0 = fd_load_##SUFFIX(x), x1 = fd_load_##SUFFIX(x + n), x2 = fd_load_##SUFFIX(x + 2 * n); \
-    for (int r = 0; r < FD_ROWS; r++) {                                        \
-        V wr = fd_splat_##SUFFIX(w[r]);                                                  \
-        a[r * FD_VECS] += wr * x0;                                             \
-        a[r * FD_VECS + 1] += wr * x1;                                         \
-        a[r * FD_VECS + 2] += wr * x2;                                         \
-    }                                                                          \
-}                                                                              \
-static inline void fd_dense_store_##SUFFIX(const fd_dense_acc* acc, T* out, ptrdiff_t row_step) { \
-    const V* a = acc->SUFFIX;                                            \
-    for (int r = 0; r < FD_ROWS; r++)                                          \
-        memcpy(out + r * row_step, &a[r * FD_VECS], FD_VECS * sizeof(V));      \
+static inline V fd_splat_##SUFFIX(T value) {                                      \
+    V v;                                                                          \
+    for (int i = 0; i < (int) (sizeof(V) / sizeof(T)); i++) v[i] = value;        \
+    return v;                                                                     \
 }
+#define FD_BLOCK_INIT(V, SUFFIX) a[r * VECS + j] = fd_splat_##SUFFIX(bias[r])
+#define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
+    V xs[VECS];                                                                   \
+    for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * (int) (sizeof(V) / sizeof(*x))); \
+    for (int r = 0; r < ROWS; r++) {                                              \
+        V wr = fd_splat_##SUFFIX(w[r]);                                           \
+        for (int j = 0; j < VECS; j++) a[r * VECS + j] += wr * xs[j];             \
+    }
 #else
-#define FD_DEFINE_BLOCK(T, V, SUFFIX)                                          \
-static inline void fd_dense_init_##SUFFIX(fd_dense_acc* acc, const T* bias) {  \
-    T* a = (T*) acc->SUFFIX;                                                        \
-    const int n = FD_VECS * sizeof(V) / sizeof(T);                             \
-    for (int r = 0; r < FD_ROWS; r++)                                          \
-        for (int t = 0; t < n; t++) a[r * n + t] = bias[r];                    \
-}                                                                              \
-static inline void fd_dense_update_##SUFFIX(fd_dense_acc* acc, const T* x, const T* w) { \
-    T* a = (T*) acc->SUFFIX;                                                        \
-    const int n = FD_VECS * sizeof(V) / sizeof(T);                             \
-    for (int r = 0; r < FD_ROWS; r++)                                          \
-        for (int t = 0; t < n; t++) a[r * n + t] += w[r] * x[t];               \
-}                                                                              \
-static inline void fd_dense_store_##SUFFIX(const fd_dense_acc* acc, T* out, ptrdiff_t row_step) { \
-    const T* a = (const T*) acc->SUFFIX;                                            \
-    const int n = FD_VECS * sizeof(V) / sizeof(T);                             \
-    for (int r = 0; r < FD_ROWS; r++) memcpy(out + r * row_step, a + r * n, n * sizeof(T)); \
-}
+#define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)
+#define FD_BLOCK_INIT(V, SUFFIX)                                                  \
+    for (int i = 0; i < (int) (sizeof(V) / sizeof(bias[0])); i++) a[r * VECS + j].e[i] = bias[r]
+#define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
+    const int lanes = (int) (sizeof(V) / sizeof(*x));                             \
+    for (int r = 0; r < ROWS; r++)                                                \
+        for (int j = 0; j < VECS; j++)                                            \
+            for (int i = 0; i < lanes; i++) a[r * VECS + j].e[i] += w[r] * x[j * lanes + i];
 #endif
 
-FD_DEFINE_BLOCK(float, fd_f32v, f32)
-FD_DEFINE_BLOCK(double, fd_f64v, f64)
+/* init: every accumulator of row r starts at bias[r];
+ * update: one outer product of w[0..ROWS) and x[0..VECS*lanes);
+ * store: row r to out + r * row_step. */
+#define FD_DEFINE_BLOCK_OPS(KIND, ROWS_, VECS_, T, V, SUFFIX)                     \
+static inline void fd_##KIND##_init_##SUFFIX(fd_##KIND##_block* block, const T* bias) { \
+    enum { ROWS = ROWS_, VECS = VECS_ };                                          \
+    V* a = block->SUFFIX;                                                         \
+    for (int r = 0; r < ROWS; r++)                                                \
+        for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }             \
+}                                                                                 \
+static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T* x, const T* w) { \
+    enum { ROWS = ROWS_, VECS = VECS_ };                                          \
+    V* a = block->SUFFIX;                                                         \
+    FD_BLOCK_UPDATE(V, SUFFIX)                                                    \
+}                                                                                 \
+static inline void fd_##KIND##_store_##SUFFIX(const fd_##KIND##_block* block, T* out, \
+                                              ptrdiff_t row_step) {               \
+    for (int r = 0; r < ROWS_; r++)                                               \
+        memcpy(out + r * row_step, &block->SUFFIX[r * VECS_], VECS_ * sizeof(V)); \
+}
+
+#define FD_DEFINE_BLOCK(KIND, ROWS, VECS)                                         \
+typedef union { fd_f32v f32[(ROWS) * (VECS)]; fd_f64v f64[(ROWS) * (VECS)]; } fd_##KIND##_block; \
+FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, float, fd_f32v, f32)                        \
+FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
+
+FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
+FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
+FD_DEFINE_BLOCK(dense, 4, 3)
+FD_DEFINE_BLOCK(thin, 1, 6)
 
 #endif
