@@ -139,10 +139,11 @@ def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
             g = o // per_group_out
             total = 0.0 if bias is None else float(bias[o])
             for ks, ps in tap_positions(prefix[2:]):
-                if any(p is None for p in ps):
-                    continue
+                padded_zero = any(p is None for p in ps)
                 for c in range(c_group):
-                    total += float(fetch(w[o][c], ks)) * float(fetch(x[n][g * c_group + c], ps))
+                    # A zero-padded tap still multiplies: inf * 0 is NaN, as in PyTorch.
+                    value = 0.0 if padded_zero else float(fetch(x[n][g * c_group + c], ps))
+                    total += float(fetch(w[o][c], ks)) * value
             return total
         return [build(prefix + (i,), axis + 1) for i in range(out_size[axis])]
 
