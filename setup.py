@@ -39,14 +39,20 @@ def _openmp_flags(compiler_type):
 
 
 def _compiles_with(compiler, compile_flags, link_flags):
-    """Whether a tiny OpenMP program compiles and links with these flags."""
+    """Whether a tiny OpenMP program compiles and links with these flags.
+
+    It is linked as a shared object, as the extensions are: only that linker
+    command carries LDFLAGS (setuptools leaves them off executables), and on
+    macOS LDFLAGS is what points -lomp at Homebrew's libomp.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "omp_probe.c")
         with open(source, "w") as f:
-            f.write("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
+            f.write("#include <omp.h>\nint fd_omp_probe(void){return omp_get_max_threads();}\n")
         try:
             objects = compiler.compile([source], output_dir=tmp, extra_postargs=compile_flags)
-            compiler.link_executable(objects, "omp_probe", output_dir=tmp, extra_postargs=link_flags)
+            compiler.link_shared_object(objects, compiler.shared_object_filename("omp_probe"),
+                                        output_dir=tmp, extra_postargs=link_flags)
         except Exception:
             return False
     return True

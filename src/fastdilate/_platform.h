@@ -12,7 +12,8 @@
 static inline int omp_get_max_threads(void) { return 1; }
 #endif
 
-#if defined(__AVX2__) && defined(__FMA__)
+/* MSVC defines __AVX2__ under /arch:AVX2, which implies FMA, but no __FMA__. */
+#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
 #define FD_TARGET_ISA "avx2+fma"
 #elif defined(__x86_64__) || defined(_M_X64)
 #define FD_TARGET_ISA "x86-64 (sse2)"
