@@ -55,8 +55,13 @@ def run_info(args):
 def run_bench(args):
     from . import benchmark  # loaded only here: `fastdilate rf` and `info` stay light
 
-    return benchmark.run_cli(cases=args.cases, threads=args.threads, quick=args.quick,
-                             json_path=args.json, plot_path=args.plot, memory=args.memory)
+    try:
+        cases, thread_counts = benchmark.parse_options(args.cases, args.threads, args.json,
+                                                       args.plot, args.memory)
+    except ValueError as error:
+        args.subparser.error(str(error))
+    return benchmark.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
+                             plot_path=args.plot, memory=args.memory)
 
 
 def build_parser():
@@ -90,7 +95,7 @@ def build_parser():
                        help="also draw the speedups to FILE.png (needs matplotlib)")
     bench.add_argument("--memory", action="store_true",
                        help="also measure fastdilate's peak RSS per case in a fresh process")
-    bench.set_defaults(run=run_bench)
+    bench.set_defaults(run=run_bench, subparser=bench)
     return parser
 
 
