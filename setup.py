@@ -1,6 +1,6 @@
-"""Build the compiled core twice from one source: a baseline build that runs
-on any CPU of the platform and, on x86-64, an AVX2+FMA build chosen at import
-when the CPU supports it.  OpenMP is used when the compiler accepts it;
+"""Build the compiled core from one source several times: a baseline build
+that runs on any CPU of the platform and, on x86-64, AVX2+FMA and AVX-512
+builds, one of which is chosen at import when the CPU supports it.  OpenMP is used when the compiler accepts it;
 FASTDILATE_DISABLE_OPENMP=1 builds a serial core."""
 import os
 import sys
@@ -75,14 +75,22 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# x86-64 builds beyond the baseline: module suffix -> (GCC/Clang flags, MSVC flags).
+X86_VARIANTS = {
+    "avx2": (["-mavx2", "-mfma"], ["/arch:AVX2"]),
+    "avx512": (["-mavx512f", "-mavx2", "-mfma"], ["/arch:AVX512"]),
+}
+
+
 def _extensions():
     sources = "src/fastdilate"
     extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"], include_dirs=[sources])]
     if _targets_x86_64():
-        avx2 = ["/arch:AVX2"] if sys.platform == "win32" else ["-mavx2", "-mfma"]
-        extensions.append(
-            Extension("fastdilate._core_avx2", [f"{sources}/_core_avx2.pyx"],
-                      include_dirs=[sources], extra_compile_args=avx2))
+        for suffix, (gnu_flags, msvc_flags) in X86_VARIANTS.items():
+            flags = msvc_flags if sys.platform == "win32" else gnu_flags
+            extensions.append(
+                Extension(f"fastdilate._core_{suffix}", [f"{sources}/_core_{suffix}.pyx"],
+                          include_dirs=[sources], extra_compile_args=flags))
     return cythonize(extensions, compiler_directives=CYTHON_DIRECTIVES)
 
 

@@ -149,7 +149,7 @@ def test_build_info_keys_and_types():
     assert type(info["openmp"]) is bool
     assert isinstance(info["isa"], str) and info["isa"]
     assert isinstance(info["compiler"], str) and info["compiler"]
-    assert info["core"] in ("fastdilate._core", "fastdilate._core_avx2")
+    assert info["core"] in ("fastdilate._core", "fastdilate._core_avx2", "fastdilate._core_avx512")
     assert type(info["default_num_threads"]) is int and info["default_num_threads"] >= 1
 
 
@@ -177,5 +177,6 @@ def test_core_build_facts_match_the_stub():
     assert set(facts) == {"openmp", "isa", "compiler"}
     assert type(facts["openmp"]) is bool
     assert type(_core.cpu_has_avx2_fma()) is bool
+    assert type(_core.cpu_has_avx512f()) is bool
     assert _core.in_forked_child() is False
     assert type(_core.default_num_threads()) is int

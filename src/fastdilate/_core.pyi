@@ -1,7 +1,8 @@
 """Type stub for the compiled core ``fastdilate._core`` (built from _core.pyx).
 
-``fastdilate._core_avx2`` is the same source compiled with AVX2+FMA and has
-the same interface.  Nothing here checks its arguments: ``fastdilate._api``
+``fastdilate._core_avx2`` and ``fastdilate._core_avx512`` are the same source
+compiled for AVX2+FMA and AVX-512, with the same interface (each with the
+blocking constants of its vector width).  Nothing here checks its arguments: ``fastdilate._api``
 validates, plans and allocates before calling ``conv2d_forward``.
 """
 from typing import TypedDict, overload
@@ -25,6 +26,7 @@ def default_num_threads() -> int:
     ...
 
 def cpu_has_avx2_fma() -> bool: ...
+def cpu_has_avx512f() -> bool: ...
 def in_forked_child() -> bool: ...
 
 # The blocking of the dense micro-kernels, for the planner in _plan.py.

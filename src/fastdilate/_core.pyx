@@ -27,10 +27,19 @@ cdef extern from "_platform.h" nogil:
     const char* FD_COMPILER
     int omp_get_max_threads()
     int fd_cpu_has_avx2_fma()
+    int fd_cpu_has_avx512f()
     int fd_in_forked_child()
     int fd_watch_fork()
 
 cdef extern from "_simd.h" nogil:
+    # The blocking of this build (see _simd.h): output channels per dense
+    # block, bytes of time points per chunk, float32 values in a block.
+    enum:
+        CO_BLOCK "FD_DENSE_ROWS"
+        CHUNK_BYTES "FD_DENSE_CHUNK_BYTES"
+        THIN_CHUNK_BYTES "FD_THIN_CHUNK_BYTES"
+        TILE_QUANTUM "FD_TILE_QUANTUM_BYTES"
+        ACC_LEN "FD_BLOCK_FLOATS"
     ctypedef struct dense_block "fd_dense_block":
         pass
     ctypedef struct thin_block "fd_thin_block":
@@ -49,18 +58,6 @@ cdef extern from "_simd.h" nogil:
     void fd_thin_store_f64(const thin_block* block, double* out, Py_ssize_t row_step)
 
 cdef enum:
-    # Output channels a dense micro-kernel accumulates at once: each input
-    # value loaded feeds CO_BLOCK multiply-adds.
-    CO_BLOCK = 4
-    # Bytes of time points per micro-kernel chunk: three 256-bit vectors, so
-    # CO_BLOCK x 3 accumulators plus operands fit the 16 AVX registers
-    # (FD_ROWS and FD_VECS in _simd.h).
-    CHUNK_BYTES = 96
-    # The thin kernel's chunk is wider, to spread each tap's overhead (its
-    # offset, its broadcast weight) over more points: 1 x 6 vectors.
-    THIN_CHUNK_BYTES = 192
-    # Accumulators of one dense chunk, as many as float32 needs.
-    ACC_LEN = 96  # float32 values of either block: 4 x 3 or 1 x 6 vectors
     # Padding modes, numbered as _api.PADDING_MODES lists them.
     PAD_ZEROS = 0
     PAD_REFLECT = 1
@@ -72,7 +69,7 @@ fd_watch_fork()
 # The blocking, for the planner in _plan.py.
 DENSE_CO_BLOCK = CO_BLOCK
 # Tiles hold whole chunks of either kernel.
-TILE_QUANTUM_BYTES = THIN_CHUNK_BYTES
+TILE_QUANTUM_BYTES = TILE_QUANTUM
 
 
 def build_facts():
@@ -91,6 +88,10 @@ def default_num_threads():
 
 def cpu_has_avx2_fma():
     return bool(fd_cpu_has_avx2_fma())
+
+
+def cpu_has_avx512f():
+    return bool(fd_cpu_has_avx512f())
 
 
 def in_forked_child():
@@ -290,6 +291,29 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
             memcpy(out + t, partial, (width - t) * sizeof(floating))
 
 
+cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
+                      const floating* x, const Py_ssize_t* tap_offsets,
+                      const floating* w_packed, const floating* bias,
+                      const Geometry* g) noexcept nogil:
+    """Every output channel of one group over ``width`` points of a tile.
+
+    Chunk outermost: the slice of the tile one chunk reads stays in cache
+    while every channel block reads it; the packed weights come from L2.
+    (Splitting the input channels into L1-sized passes, as a GEMM would,
+    measured slower here: the partial sums' extra loads and stores cost
+    more than the misses they save.)
+    """
+    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef Py_ssize_t chunk, block, t, co
+    for chunk in range((width + chunk_len - 1) // chunk_len):
+        t = chunk * chunk_len
+        for block in range(g.c_out_group // CO_BLOCK):
+            co = block * CO_BLOCK
+            dense_chunk(out + co * out_plane + t, out_plane, min(chunk_len, width - t),
+                        x + t, tap_offsets, w_packed + co * g.c_in_group * n_taps, bias + co, g)
+
+
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_offsets,
                          const floating* x, const floating* w, const floating* w_packed,
                          const floating* bias, floating* out, const Geometry* g) noexcept nogil:
@@ -301,9 +325,8 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     cdef Py_ssize_t t0 = tile_index * g.tile_width
     cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
     cdef Py_ssize_t out_plane = g.h_out * g.w_out
-    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    cdef Py_ssize_t grp, block, co, chunk, t
+    cdef Py_ssize_t grp, co
     cdef const floating* x_group
     cdef floating* out_row_start
 
@@ -312,13 +335,10 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     for grp in range(g.groups):
         x_group = tile + grp * g.c_in_group * g.channel_len
         if g.c_out_group % CO_BLOCK == 0:
-            for block in range(g.c_out_group // CO_BLOCK):
-                co = grp * g.c_out_group + block * CO_BLOCK
-                for chunk in range((width + chunk_len - 1) // chunk_len):
-                    t = chunk * chunk_len
-                    dense_chunk(out_row_start + co * out_plane + t, out_plane,
-                                min(chunk_len, width - t), x_group + t, tap_offsets,
-                                w_packed + co * g.c_in_group * n_taps, bias + co, g)
+            dense_group(out_row_start + grp * g.c_out_group * out_plane, out_plane, width,
+                        x_group, tap_offsets,
+                        w_packed + grp * g.c_out_group * g.c_in_group * n_taps,
+                        bias + grp * g.c_out_group, g)
         else:
             for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
                 thin_row(out_row_start + co * out_plane, width, x_group, tap_offsets,
@@ -375,7 +395,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
     output size implies.  1 thread runs without starting a team.
     """
     cdef Geometry g
-    cdef Py_ssize_t chunk_points = THIN_CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t chunk_points = TILE_QUANTUM // sizeof(floating)
     g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
     g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
     g.kh, g.kw, g.c_in_group = weight.shape[2], weight.shape[3], weight.shape[1]

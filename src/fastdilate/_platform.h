@@ -13,7 +13,9 @@ static inline int omp_get_max_threads(void) { return 1; }
 #endif
 
 /* MSVC defines __AVX2__ under /arch:AVX2, which implies FMA, but no __FMA__. */
-#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
+#if defined(__AVX512F__)
+#define FD_TARGET_ISA "avx512f"
+#elif defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
 #define FD_TARGET_ISA "avx2+fma"
 #elif defined(__x86_64__) || defined(_M_X64)
 #define FD_TARGET_ISA "x86-64 (sse2)"
@@ -35,11 +37,16 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define FD_COMPILER "unknown"
 #endif
 
-/* Whether this CPU can run the AVX2+FMA build of the core. */
+/* Whether this CPU (and its OS, which must save the wider registers) can
+ * run the AVX2+FMA and the AVX-512 builds of the core. */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 static inline int fd_cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+static inline int fd_cpu_has_avx512f(void) {
+    __builtin_cpu_init();
+    return fd_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f");
 }
 #elif defined(_MSC_VER) && defined(_M_X64)
 #include <intrin.h>
@@ -55,8 +62,16 @@ static inline int fd_cpu_has_avx2_fma(void) {
     __cpuidex(info, 7, 0);
     return (info[1] >> 5) & 1;
 }
+static inline int fd_cpu_has_avx512f(void) {
+    int info[4];
+    if (!fd_cpu_has_avx2_fma()) return 0;
+    if ((_xgetbv(0) & 0xe6) != 0xe6) return 0;  /* ... and the ZMM registers */
+    __cpuidex(info, 7, 0);
+    return (info[1] >> 16) & 1;
+}
 #else
 static inline int fd_cpu_has_avx2_fma(void) { return 0; }
+static inline int fd_cpu_has_avx512f(void) { return 0; }
 #endif
 
 /* GNU libgomp's thread pool does not survive fork(): a child that enters a

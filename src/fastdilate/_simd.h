@@ -4,14 +4,19 @@
  *
  *   block[r][t] += w[r] * x[t]   for r < ROWS, t < VECS * lanes
  *
- * Two shapes: "dense" (4 x 3 vectors: 12 accumulators, 3 loads of x and 4
- * broadcasts of w per 12 FMAs, inside the 16 AVX registers) for many
- * channels, and "thin" (1 x 6 vectors) for one channel at a time.
+ * Two shapes: "dense" (4 rows, for many channels) and "thin" (1 row, for
+ * one channel at a time, wide to spread each tap's overhead).  A vector is
+ * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
+ * affords twice the vectors per dense block:
  *
- * GCC and Clang get vector extensions, which become AVX2 FMAs in the
- * _core_avx2 build and SSE pairs in the baseline build; other compilers
- * (MSVC) get plain loops over the same layout.  A block is a local of the
- * caller, so once these inline the compiler keeps it in registers.
+ *   build     vector  dense block             thin block
+ *   AVX-512   64 B    4 x 6 (24 accumulators)  1 x 6
+ *   others    32 B    4 x 3 (12 of 16 AVX)     1 x 6
+ *
+ * GCC and Clang get vector extensions, which become AVX-512 or AVX2 FMAs in
+ * those builds and SSE pairs in the baseline build; other compilers (MSVC)
+ * get plain loops over the same layout.  A block is a local of the caller,
+ * so once these inline the compiler keeps it in registers.
  */
 #ifndef FASTDILATE_SIMD_H
 #define FASTDILATE_SIMD_H
@@ -19,7 +24,23 @@
 #include <stddef.h>
 #include <string.h>
 
+#if defined(__AVX512F__)
+#define FD_VECTOR_BYTES 64
+#define FD_DENSE_ROWS 8
+#else
 #define FD_VECTOR_BYTES 32
+#define FD_DENSE_ROWS 4
+#endif
+#define FD_DENSE_VECS 3
+#define FD_THIN_VECS 6
+
+/* Points per chunk of each kernel, in bytes; a tile holds whole chunks of
+ * both (the larger is a multiple of the smaller); and the float32 values
+ * of the larger block, to size a buffer for either. */
+#define FD_DENSE_CHUNK_BYTES (FD_DENSE_VECS * FD_VECTOR_BYTES)
+#define FD_THIN_CHUNK_BYTES (FD_THIN_VECS * FD_VECTOR_BYTES)
+#define FD_TILE_QUANTUM_BYTES FD_THIN_CHUNK_BYTES
+#define FD_BLOCK_FLOATS (FD_DENSE_ROWS * FD_DENSE_CHUNK_BYTES / 4)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FD_VECTOR_EXTENSIONS 1
@@ -43,10 +64,9 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 #define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
     V xs[VECS];                                                                   \
     for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * (int) (sizeof(V) / sizeof(*x))); \
-    for (int r = 0; r < ROWS; r++) {                                              \
-        V wr = fd_splat_##SUFFIX(w[r]);                                           \
-        for (int j = 0; j < VECS; j++) a[r * VECS + j] += wr * xs[j];             \
-    }
+    /* scalar * vector: the compiler broadcasts w[r] straight from memory */  \
+    for (int r = 0; r < ROWS; r++)                                                \
+        for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
 #else
 #define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)
 #define FD_BLOCK_INIT(V, SUFFIX)                                                  \
@@ -86,7 +106,7 @@ FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
 
 FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
 FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
-FD_DEFINE_BLOCK(dense, 4, 3)
-FD_DEFINE_BLOCK(thin, 1, 6)
+FD_DEFINE_BLOCK(dense, FD_DENSE_ROWS, FD_DENSE_VECS)
+FD_DEFINE_BLOCK(thin, 1, FD_THIN_VECS)
 
 #endif
