@@ -1,5 +1,6 @@
-"""The public compiled functions: argument checks, dtype rules, padding and
-output allocation in plain Python, then one call into the typed core.
+"""The public compiled functions: argument checks, dtype rules, padding
+arithmetic and output allocation in plain Python, then one call into the
+typed core.
 
 The core trusts what it is given, so every shape and bound it relies on is
 checked here; a bad argument is a ValueError or TypeError that names it.
@@ -11,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _plan
+from . import _layout
 from ._dispatch import core
 
 # The core's specialisations, by dtype character: calling one directly skips
@@ -24,8 +25,6 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 # Larger than any array can be; bounding every size, span and padded extent
 # by it keeps the core's 64-bit index arithmetic from overflowing.
 _MAX_INT = 2**60
-
-
 # More threads than any machine this runs on has cores.
 _MAX_THREADS = 1024
 
@@ -136,7 +135,6 @@ def _check_padding_mode(padding_mode, pads, spatial):
                              f"got padding ({before}, {after}) for size {size}")
 
 
-
 # ------------------------------------------------------------ convolution
 class _Plan(NamedTuple):
     """Everything a call's shapes and arguments decide, checked once."""
@@ -146,6 +144,7 @@ class _Plan(NamedTuple):
     out_shape: tuple    # output as (N, C_out, H_out, W_out)
     result_shape: tuple  # output as the caller gets it
     scalars: tuple      # stride, dilation, padding and grouping arguments of the core
+    groups: int
     threads: int
     zero_bias: np.ndarray
 
@@ -209,14 +208,15 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                                            w_shape[:2] + (1,) + w_shape[2:],
                                            out_shape[:2] + (1,) + out_shape[2:])
         pads = ((0, 0),) + pads
-    threads = _plan.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
-    tile = _plan.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
+    threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
+    tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                             dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads)
     scalars = (strides[0], strides[1], dilations[0], dilations[1], pads[0][0], pads[1][0],
                PADDING_MODES.index(padding_mode), groups, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, threads, zero_bias)
+    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, groups, threads,
+                 zero_bias)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -257,8 +257,7 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     x_core = np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape)
     w_core = np.ascontiguousarray(w, dtype=plan.dtype).reshape(plan.w_shape)
     b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
-    groups = plan.scalars[7]
-    _FORWARD[plan.dtype.char](x_core, w_core, _plan.packed_weight(w_core, groups), b_core,
+    _FORWARD[plan.dtype.char](x_core, w_core, _layout.packed_weight(w_core, plan.groups), b_core,
                               result.reshape(plan.out_shape), *plan.scalars, plan.threads)
     return result
 

@@ -66,7 +66,7 @@ cdef enum:
 
 fd_watch_fork()
 
-# The blocking, for the planner in _plan.py.
+# The blocking, for the planner in _layout.py.
 DENSE_CO_BLOCK = CO_BLOCK
 # Tiles hold whole chunks of either kernel.
 TILE_QUANTUM_BYTES = TILE_QUANTUM
@@ -389,7 +389,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
                    Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
-    ``weight_packed`` (from ``_plan.packed_weight``) is read when
+    ``weight_packed`` (from ``_layout.packed_weight``) is read when
     C_out // groups is a multiple of CO_BLOCK, and may be empty otherwise.
     Padding before the input is ``pad_top``/``pad_left``; after it, what the
     output size implies.  1 thread runs without starting a team.
