@@ -7,6 +7,7 @@ import sys
 import sysconfig
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -84,13 +85,17 @@ X86_VARIANTS = {
 
 def _extensions():
     sources = "src/fastdilate"
-    extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"], include_dirs=[sources])]
+    include_dirs = [sources, numpy.get_include()]
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")]
+    extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"],
+                            include_dirs=include_dirs, define_macros=macros)]
     if _targets_x86_64():
         for suffix, (gnu_flags, msvc_flags) in X86_VARIANTS.items():
             flags = msvc_flags if sys.platform == "win32" else gnu_flags
             extensions.append(
                 Extension(f"fastdilate._core_{suffix}", [f"{sources}/_core_{suffix}.pyx"],
-                          include_dirs=[sources], extra_compile_args=flags))
+                          include_dirs=include_dirs, define_macros=macros,
+                          extra_compile_args=flags))
     return cythonize(extensions, compiler_directives=CYTHON_DIRECTIVES)
 
 

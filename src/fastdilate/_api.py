@@ -15,10 +15,6 @@ import numpy as np
 from . import _layout
 from ._dispatch import core
 
-# The core's specialisations, by dtype character: calling one directly skips
-# the fused-type dispatch, which costs as much as a tiny convolution.
-_FORWARD = {"f": core.conv2d_forward["float"], "d": core.conv2d_forward["double"]}
-
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 # ---------------------------------------------------------------- scalars
@@ -143,7 +139,7 @@ class _Plan(NamedTuple):
     w_shape: tuple      # weight as (C_out, C_in // groups, KH, KW)
     out_shape: tuple    # output as (N, C_out, H_out, W_out)
     result_shape: tuple  # output as the caller gets it
-    scalars: tuple      # stride, dilation, padding and grouping arguments of the core
+    scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
     threads: int
     zero_bias: np.ndarray
@@ -211,8 +207,8 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                             dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads)
-    scalars = (strides[0], strides[1], dilations[0], dilations[1], pads[0][0], pads[1][0],
-               PADDING_MODES.index(padding_mode), groups, tile)
+    scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
+               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
     return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, groups, threads,
@@ -242,7 +238,8 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     call = (name, spatial_dims, x.shape, x.dtype, w.shape, w.dtype,
             None if b is None else (b.shape, b.dtype),
             stride, padding, dilation, groups, padding_mode, threads)
-    if _plain(stride) and _plain(padding) and _plain(dilation) and _plain(groups):
+    if (type(stride) is int and type(dilation) is int and type(groups) is int
+            and type(padding) in (int, str)) or all(map(_plain, (stride, padding, dilation, groups))):
         plan = _cached_plan(*call)
     else:  # lists, floats, NumPy scalars...: checked afresh every time
         plan = _make_plan(*call)
@@ -255,10 +252,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     if plan.out_shape[0] == 0:
         return result
     x_core = np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape)
-    w_core = np.ascontiguousarray(w, dtype=plan.dtype).reshape(plan.w_shape)
+    w_core = np.ascontiguousarray(w, dtype=plan.dtype)
     b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
-    _FORWARD[plan.dtype.char](x_core, w_core, _layout.packed_weight(w_core, plan.groups), b_core,
-                              result.reshape(plan.out_shape), *plan.scalars, plan.threads)
+    core.conv2d_forward(x_core, _layout.core_weights(w_core, plan.groups), b_core,
+                        result.reshape(plan.out_shape), *plan.scalars, plan.threads)
     return result
 
 

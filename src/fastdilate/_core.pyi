@@ -5,7 +5,7 @@ compiled for AVX2+FMA and AVX-512, with the same interface (each with the
 blocking constants of its vector width).  Nothing here checks its arguments: ``fastdilate._api``
 validates, plans and allocates before calling ``conv2d_forward``.
 """
-from typing import TypedDict, overload
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -33,37 +33,20 @@ def in_forked_child() -> bool: ...
 DENSE_CO_BLOCK: int  # output channels accumulated at once
 TILE_QUANTUM_BYTES: int  # a tile is a whole number of these bytes of time points
 
-# Cython's fused ``floating`` type: one dtype for all five arrays, float32 or
-# float64.  Memoryviews need C-contiguous arrays; x, weight, weight_packed and
-# bias are read, out is written in place.  x is (N, C_in, H, W) unpadded,
-# weight (C_out, C_in // groups, KH, KW), weight_packed 1-D (may be empty),
-# bias (C_out,), out (N, C_out, H_out, W_out).  padding_mode numbers the
-# modes as ``_api.PADDING_MODES`` lists them.
-@overload
+# One dtype for all four arrays, float32 or float64, all C-contiguous; x,
+# weights and bias are read, out is written in place.  x is (N, C_in, H, W)
+# unpadded, weights flat (see _layout.core_weights), bias (C_out,), out
+# (N, C_out, H_out, W_out).  padding_mode numbers the modes as
+# ``_api.PADDING_MODES`` lists them.
+_Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
 def conv2d_forward(
-    x: npt.NDArray[np.float32],
-    weight: npt.NDArray[np.float32],
-    weight_packed: npt.NDArray[np.float32],
-    bias: npt.NDArray[np.float32],
-    out: npt.NDArray[np.float32],
-    stride_h: int,
-    stride_w: int,
-    dilation_h: int,
-    dilation_w: int,
-    pad_top: int,
-    pad_left: int,
-    padding_mode: int,
-    groups: int,
-    tile_width: int,
-    num_threads: int,
-) -> None: ...
-@overload
-def conv2d_forward(
-    x: npt.NDArray[np.float64],
-    weight: npt.NDArray[np.float64],
-    weight_packed: npt.NDArray[np.float64],
-    bias: npt.NDArray[np.float64],
-    out: npt.NDArray[np.float64],
+    x: _Floats,
+    weights: _Floats,
+    bias: _Floats,
+    out: _Floats,
+    kernel_h: int,
+    kernel_w: int,
     stride_h: int,
     stride_w: int,
     dilation_h: int,

@@ -16,6 +16,7 @@ Register-blocked micro-kernels then accumulate CO_BLOCK output channels x
 one chunk of time points over every (input channel, tap).  Each output sums
 its taps in one fixed order, so results do not depend on the thread count.
 """
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
@@ -64,6 +65,7 @@ cdef enum:
     PAD_REPLICATE = 2
     PAD_CIRCULAR = 3
 
+cnp.import_array()
 fd_watch_fork()
 
 # The blocking, for the planner in _layout.py.
@@ -103,6 +105,7 @@ cdef struct Geometry:
     Py_ssize_t c_in, h_in, w_in, c_out, h_out, w_out
     # Kernel, per-group channel counts.
     Py_ssize_t kh, kw, c_in_group, c_out_group, groups
+    bint dense  # C_out // groups splits into CO_BLOCK blocks: the dense kernel
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
     # Tile layout: each (channel, kernel row) holds n_phases runs of
@@ -189,7 +192,10 @@ cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
         for kh in range(g.kh):
             row = source_index(out_row * g.stride_h + kh * g.dilation_h - g.pad_top,
                                g.h_in, g.padding_mode)
-            src = NULL if row < 0 else x_image + (c * g.h_in + row) * g.w_in
+            if row < 0:
+                src = NULL
+            else:
+                src = x_image + (c * g.h_in + row) * g.w_in
             load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first, width)
 
 
@@ -315,9 +321,13 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_offsets,
-                         const floating* x, const floating* w, const floating* w_packed,
-                         const floating* bias, floating* out, const Geometry* g) noexcept nogil:
-    """Output row and time tile ``item`` of one batch entry, every channel."""
+                         const floating* x, const floating* weights, const floating* bias,
+                         floating* out, const Geometry* g) noexcept nogil:
+    """Output row and time tile ``item`` of one batch entry, every channel.
+
+    ``weights`` are packed for the dense kernel when the channels per group
+    split into whole blocks (``dense``), else in PyTorch's layout.
+    """
     cdef Py_ssize_t tile_index = item % g.n_tiles
     item //= g.n_tiles
     cdef Py_ssize_t out_row = item % g.h_out
@@ -334,15 +344,15 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     out_row_start = out + n * g.c_out * out_plane + out_row * g.w_out + t0
     for grp in range(g.groups):
         x_group = tile + grp * g.c_in_group * g.channel_len
-        if g.c_out_group % CO_BLOCK == 0:
+        if g.dense:
             dense_group(out_row_start + grp * g.c_out_group * out_plane, out_plane, width,
                         x_group, tap_offsets,
-                        w_packed + grp * g.c_out_group * g.c_in_group * n_taps,
+                        weights + grp * g.c_out_group * g.c_in_group * n_taps,
                         bias + grp * g.c_out_group, g)
         else:
             for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
                 thin_row(out_row_start + co * out_plane, width, x_group, tap_offsets,
-                         w + co * g.c_in_group * n_taps, bias + co, g)
+                         weights + co * g.c_in_group * n_taps, bias + co, g)
 
 
 cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t phase) noexcept nogil:
@@ -378,35 +388,15 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets)
             tap_offsets[kh * g.kw + kw] = kh * g.row_len + tap_offsets[kw]
 
 
-def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W), unpadded
-                   const floating[:, :, :, ::1] weight,   # IN  (C_out, C_in // groups, KH, KW)
-                   const floating[::1] weight_packed,     # IN  [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
-                   const floating[::1] bias,              # IN  (C_out,)
-                   floating[:, :, :, ::1] out,            # OUT (N, C_out, H_out, W_out)
-                   Py_ssize_t stride_h, Py_ssize_t stride_w,
-                   Py_ssize_t dilation_h, Py_ssize_t dilation_w,
-                   Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
-                   Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
-    """Direct 2-D cross-correlation (conv1d is H = 1).
-
-    ``weight_packed`` (from ``_layout.packed_weight``) is read when
-    C_out // groups is a multiple of CO_BLOCK, and may be empty otherwise.
-    Padding before the input is ``pad_top``/``pad_left``; after it, what the
-    output size implies.  1 thread runs without starting a team.
-    """
-    cdef Geometry g
+cdef void run_convolution(const floating* x, const floating* weights, const floating* bias,
+                          floating* out, Geometry* g, Py_ssize_t batch, int num_threads) except *:
+    """Lay out the tiles and run every work item, on a team of threads or not."""
     cdef Py_ssize_t chunk_points = TILE_QUANTUM // sizeof(floating)
-    g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
-    g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
-    g.kh, g.kw, g.c_in_group = weight.shape[2], weight.shape[3], weight.shape[1]
-    g.groups, g.c_out_group = groups, out.shape[1] // groups
-    g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
-    g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
     # Whole chunks per tile, so that a chunk never reads past the tile.
-    g.tile_width = (tile_width + chunk_points - 1) // chunk_points * chunk_points
+    g.tile_width = (g.tile_width + chunk_points - 1) // chunk_points * chunk_points
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
-    cdef Py_ssize_t n_items = out.shape[0] * g.h_out * g.n_tiles
+    cdef Py_ssize_t n_items = batch * g.h_out * g.n_tiles
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
     cdef Py_ssize_t* phases = <Py_ssize_t*> malloc(g.kw * sizeof(Py_ssize_t))
@@ -414,7 +404,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
     cdef floating* tiles = NULL
     cdef Py_ssize_t tile_len = 0, item
     if phases != NULL and tap_offsets != NULL:
-        lay_out_tile(&g, phases, tap_offsets)
+        lay_out_tile(g, phases, tap_offsets)
         tile_len = g.c_in * g.channel_len
         tiles = <floating*> malloc(team * tile_len * sizeof(floating))
     if tiles == NULL:
@@ -422,18 +412,72 @@ def conv2d_forward(const floating[:, :, :, ::1] x,        # IN  (N, C_in, H, W),
         free(tap_offsets)
         raise MemoryError("fastdilate: no memory for the per-thread input tiles")
 
-    cdef const floating* w_packed = &weight_packed[0] if weight_packed.shape[0] else NULL
     if use_threads:
         with nogil, parallel(num_threads=team):
             for item in prange(n_items, schedule="static"):
                 conv_work_item(item, tiles + threadid() * tile_len, tap_offsets,
-                               &x[0, 0, 0, 0], &weight[0, 0, 0, 0], w_packed,
-                               &bias[0], &out[0, 0, 0, 0], &g)
+                               x, weights, bias, out, g)
     else:  # no thread team at all: small problems, and forked children
         with nogil:
             for item in range(n_items):
-                conv_work_item(item, tiles, tap_offsets, &x[0, 0, 0, 0], &weight[0, 0, 0, 0],
-                               w_packed, &bias[0], &out[0, 0, 0, 0], &g)
+                conv_work_item(item, tiles, tap_offsets, x, weights, bias, out, g)
     free(phases)
     free(tap_offsets)
     free(tiles)
+
+
+cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.ndarray out,
+                    Py_ssize_t kernel_h, Py_ssize_t kernel_w, Py_ssize_t groups):
+    """The last line of defence before raw pointers: _api has checked all of
+    this, so failing here is a bug in fastdilate, never in the caller."""
+    cdef int dtype = cnp.PyArray_TYPE(out)
+    cdef cnp.ndarray array
+    for array in (x, weights, bias, out):
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+                or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
+            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+    if (x.ndim != 4 or out.ndim != 4 or x.shape[0] != out.shape[0] or groups < 1
+            or kernel_h < 1 or kernel_w < 1 or x.shape[1] % groups or out.shape[1] % groups
+            or weights.size != out.shape[1] * (x.shape[1] // groups) * kernel_h * kernel_w
+            or bias.size != out.shape[1]):
+        raise ValueError("fastdilate core: operand shapes do not agree")
+
+
+def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
+                   cnp.ndarray weights,  # IN  see below
+                   cnp.ndarray bias,     # IN  (C_out,)
+                   cnp.ndarray out,      # OUT (N, C_out, H_out, W_out)
+                   Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                   Py_ssize_t stride_h, Py_ssize_t stride_w,
+                   Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                   Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
+                   Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
+    """Direct 2-D cross-correlation (conv1d is H = 1).
+
+    All four arrays are C-contiguous and of one dtype, float32 or float64.
+    ``weights`` (from ``_layout.core_weights``) hold C_out x C_in // groups x
+    KH x KW values: packed as [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
+    when C_out // groups is a multiple of CO_BLOCK, else in PyTorch's order.
+    Padding before the input is ``pad_top``/``pad_left``; after it, what the
+    output size implies.  1 thread runs without starting a team.  The arrays
+    are taken as NumPy arrays rather than typed memoryviews because setting
+    up four memoryviews costs more than a small convolution.
+    """
+    check_operands(x, weights, bias, out, kernel_h, kernel_w, groups)
+    cdef Geometry g
+    g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
+    g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
+    g.kh, g.kw, g.c_in_group = kernel_h, kernel_w, g.c_in // groups
+    g.groups, g.c_out_group = groups, g.c_out // groups
+    g.dense = g.c_out_group % CO_BLOCK == 0
+    g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+    g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
+    g.tile_width = tile_width
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
+        run_convolution(<const float*> cnp.PyArray_DATA(x), <const float*> cnp.PyArray_DATA(weights),
+                        <const float*> cnp.PyArray_DATA(bias), <float*> cnp.PyArray_DATA(out),
+                        &g, x.shape[0], num_threads)
+    else:
+        run_convolution(<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(weights),
+                        <const double*> cnp.PyArray_DATA(bias), <double*> cnp.PyArray_DATA(out),
+                        &g, x.shape[0], num_threads)

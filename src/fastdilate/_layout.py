@@ -39,16 +39,13 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
 
-_NO_PACKING = {"f": np.empty(0, np.float32), "d": np.empty(0, np.float64)}
-
-
-def packed_weight(weight, groups):
-    """Weights as the dense micro-kernel reads them:
-    [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK], or empty when the
-    channels per group do not split into whole blocks."""
+def core_weights(weight, groups):
+    """The weights, flat, as the core's kernels read them: packed for the
+    dense kernel, [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK], when
+    the channels per group split into whole blocks; else in weight's order."""
     c_out, c_in_group = weight.shape[:2]
     block = core.DENSE_CO_BLOCK
     if (c_out // groups) % block:
-        return _NO_PACKING[weight.dtype.char]
+        return weight.reshape(-1)
     taps = weight.reshape(c_out // block, block, c_in_group, -1)
     return np.ascontiguousarray(taps.transpose(0, 2, 3, 1)).reshape(-1)
