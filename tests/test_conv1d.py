@@ -441,3 +441,21 @@ def test_infinite_weight_on_a_zero_padded_tap_is_nan_like_the_reference():
     got = fd.conv1d(x, w, padding=1)
     np.testing.assert_array_equal(got, np.array(expected))
     assert np.isnan(got[0, 0, 0]) and np.isinf(got[0, 0, 1:]).all()
+
+
+# The core reads long, unpadded stretches of input in place (thin kernel,
+# stride 1) and copies the rest into tiles with the padding applied: a long
+# input exercises both, and the seams between them, in one call.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+@pytest.mark.parametrize("c_out, groups", [(3, 1), (2, 2), (4, 4)])
+def test_long_inputs_read_in_place_and_through_tiles_agree_with_numpy(
+        c_out, groups, padding_mode, stride, threads):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, groups * 2, 9001))
+    w = rng.standard_normal((c_out, 2, 3))
+    got = fd.conv1d(x, w, stride=stride, padding=(37, 5), dilation=7, groups=groups,
+                    padding_mode=padding_mode, num_threads=threads)
+    assert_matches_numpy(got, x, w, stride=stride, padding=(37, 5), dilation=7, groups=groups,
+                         padding_mode=padding_mode)

@@ -391,3 +391,14 @@ def test_medium_shapes_match_numpy_for_any_thread_count(case):
     one = fd.conv2d(x, w, b, **kwargs, num_threads=1)
     assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=2))
     assert_matches_numpy(one, x, w, b, **kwargs)
+
+
+# Wide rows with room above and below: the thin kernel reads the inner
+# tiles of the inner rows in place and copies the others with padding.
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+def test_wide_images_read_in_place_and_through_tiles_agree_with_numpy(padding_mode):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 3, 9, 5000))
+    w = rng.standard_normal((3, 1, 3, 2))
+    kwargs = dict(padding=((2, 1), (9, 4)), dilation=(2, 5), groups=3, padding_mode=padding_mode)
+    assert_matches_numpy(fd.conv2d(x, w, num_threads=2, **kwargs), x, w, **kwargs)

@@ -243,7 +243,7 @@ cdef inline void thin_store(const thin_block* block, floating* out) noexcept nog
 
 
 cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
-                      const floating* x, const Py_ssize_t* tap_offsets,
+                      const floating* x, Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias,
                       const Geometry* g) noexcept nogil:
     """CO_BLOCK output rows x ``width`` points, width <= one chunk.
@@ -259,7 +259,7 @@ cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
     dense_init(&block, bias)
     for c in range(g.c_in_group):
         for k in range(n_taps):
-            dense_update(&block, x + c * g.channel_len + tap_offsets[k],
+            dense_update(&block, x + c * channel_step + tap_offsets[k],
                          w_packed + (c * n_taps + k) * CO_BLOCK)
     if width == chunk:
         dense_store(&block, out, out_step)
@@ -272,7 +272,7 @@ cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
 
 
 cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
-                   const Py_ssize_t* tap_offsets, const floating* w,
+                   Py_ssize_t channel_step, const Py_ssize_t* tap_offsets, const floating* w,
                    const floating* bias, const Geometry* g) noexcept nogil:
     """One output row x ``width`` points; ``w`` is that row's [channel][tap].
 
@@ -289,7 +289,7 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
         thin_init(&block, bias)
         for c in range(g.c_in_group):
             for k in range(n_taps):
-                thin_update(&block, x + c * g.channel_len + tap_offsets[k] + t, w + c * n_taps + k)
+                thin_update(&block, x + c * channel_step + tap_offsets[k] + t, w + c * n_taps + k)
         if t + chunk <= width:
             thin_store(&block, out + t)
         else:  # the tile holds whole chunks; keep the points asked for
@@ -298,7 +298,7 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
 
 
 cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
-                      const floating* x, const Py_ssize_t* tap_offsets,
+                      const floating* x, Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias,
                       const Geometry* g) noexcept nogil:
     """Every output channel of one group over ``width`` points of a tile.
@@ -317,10 +317,29 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
         for block in range(g.c_out_group // CO_BLOCK):
             co = block * CO_BLOCK
             dense_chunk(out + co * out_plane + t, out_plane, min(chunk_len, width - t),
-                        x + t, tap_offsets, w_packed + co * g.c_in_group * n_taps, bias + co, g)
+                        x + t, channel_step, tap_offsets, w_packed + co * g.c_in_group * n_taps,
+                        bias + co, g)
 
 
-cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_offsets,
+cdef struct Taps:
+    # Where the kernels read a work item's input: channel c's tap k is at
+    # start + c * channel_step + offsets[k], in the tile or, for a tile that
+    # needs no padding and no phases, in the input itself.
+    const Py_ssize_t* tile_offsets
+    const Py_ssize_t* input_offsets
+
+
+cdef bint reads_input_in_place(const Geometry* g, Py_ssize_t out_row, Py_ssize_t first,
+                               Py_ssize_t width) noexcept nogil:
+    """Whether every value a full tile reads lies inside the input, in
+    order: stride 1 along the row, and no padding within reach."""
+    cdef Py_ssize_t top = out_row * g.stride_h - g.pad_top
+    return (g.stride_w == 1 and width == g.tile_width and first >= 0
+            and first + g.phase_len <= g.w_in
+            and top >= 0 and top + (g.kh - 1) * g.dilation_h < g.h_in)
+
+
+cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
                          const floating* x, const floating* weights, const floating* bias,
                          floating* out, const Geometry* g) noexcept nogil:
     """Output row and time tile ``item`` of one batch entry, every channel.
@@ -334,24 +353,35 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Py_ssize_t* tap_
     cdef Py_ssize_t n = item // g.h_out
     cdef Py_ssize_t t0 = tile_index * g.tile_width
     cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
+    cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
     cdef Py_ssize_t out_plane = g.h_out * g.w_out
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    cdef Py_ssize_t grp, co
-    cdef const floating* x_group
+    cdef const floating* image = x + n * g.c_in * g.h_in * g.w_in
+    cdef const floating* start
+    cdef const Py_ssize_t* offsets
+    cdef Py_ssize_t channel_step, grp, co
     cdef floating* out_row_start
 
-    load_tile(tile, x + n * g.c_in * g.h_in * g.w_in, g, out_row, t0, width)
+    if not g.dense and reads_input_in_place(g, out_row, first, width):
+        # No copy: the thin kernel's memory-bound work streams through the
+        # data once.  (The dense kernel keeps the tile: its rows sit close
+        # together, where the input's channel planes would alias in cache.)
+        start = image + (out_row * g.stride_h - g.pad_top) * g.w_in + first
+        channel_step, offsets = g.h_in * g.w_in, taps.input_offsets
+    else:
+        load_tile(tile, image, g, out_row, t0, width)
+        start, channel_step, offsets = tile, g.channel_len, taps.tile_offsets
     out_row_start = out + n * g.c_out * out_plane + out_row * g.w_out + t0
     for grp in range(g.groups):
-        x_group = tile + grp * g.c_in_group * g.channel_len
         if g.dense:
             dense_group(out_row_start + grp * g.c_out_group * out_plane, out_plane, width,
-                        x_group, tap_offsets,
+                        start + grp * g.c_in_group * channel_step, channel_step, offsets,
                         weights + grp * g.c_out_group * g.c_in_group * n_taps,
                         bias + grp * g.c_out_group, g)
         else:
             for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
-                thin_row(out_row_start + co * out_plane, width, x_group, tap_offsets,
+                thin_row(out_row_start + co * out_plane, width,
+                         start + grp * g.c_in_group * channel_step, channel_step, offsets,
                          weights + co * g.c_in_group * n_taps, bias + co, g)
 
 
@@ -366,7 +396,8 @@ cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t 
     return n_phases[0] - 1
 
 
-cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets) noexcept nogil:
+cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets,
+                       Py_ssize_t* input_offsets) noexcept nogil:
     """Which input phases a tile keeps, and where in it each tap reads.
 
     Tap kw of output point t reads input phase (kw*d) % s at t + (kw*d) // s,
@@ -386,6 +417,9 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets)
     for kh in range(1, g.kh):
         for kw in range(g.kw):
             tap_offsets[kh * g.kw + kw] = kh * g.row_len + tap_offsets[kw]
+    for kh in range(g.kh):
+        for kw in range(g.kw):
+            input_offsets[kh * g.kw + kw] = kh * g.dilation_h * g.w_in + kw * g.dilation_w
 
 
 cdef void run_convolution(const floating* x, const floating* weights, const floating* bias,
@@ -399,30 +433,31 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     cdef Py_ssize_t n_items = batch * g.h_out * g.n_tiles
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
-    cdef Py_ssize_t* phases = <Py_ssize_t*> malloc(g.kw * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* tap_offsets = <Py_ssize_t*> malloc(g.kh * g.kw * sizeof(Py_ssize_t))
+    # phases, then the tile's and the input's tap offsets
+    cdef Py_ssize_t* offsets = <Py_ssize_t*> malloc((g.kw + 2 * g.kh * g.kw) * sizeof(Py_ssize_t))
+    cdef Taps taps
     cdef floating* tiles = NULL
     cdef Py_ssize_t tile_len = 0, item
-    if phases != NULL and tap_offsets != NULL:
-        lay_out_tile(g, phases, tap_offsets)
+    if offsets != NULL:
+        taps.tile_offsets = offsets + g.kw
+        taps.input_offsets = offsets + g.kw + g.kh * g.kw
+        lay_out_tile(g, offsets, offsets + g.kw, offsets + g.kw + g.kh * g.kw)
         tile_len = g.c_in * g.channel_len
         tiles = <floating*> malloc(team * tile_len * sizeof(floating))
     if tiles == NULL:
-        free(phases)
-        free(tap_offsets)
+        free(offsets)
         raise MemoryError("fastdilate: no memory for the per-thread input tiles")
 
     if use_threads:
         with nogil, parallel(num_threads=team):
             for item in prange(n_items, schedule="static"):
-                conv_work_item(item, tiles + threadid() * tile_len, tap_offsets,
+                conv_work_item(item, tiles + threadid() * tile_len, &taps,
                                x, weights, bias, out, g)
     else:  # no thread team at all: small problems, and forked children
         with nogil:
             for item in range(n_items):
-                conv_work_item(item, tiles, tap_offsets, x, weights, bias, out, g)
-    free(phases)
-    free(tap_offsets)
+                conv_work_item(item, tiles, &taps, x, weights, bias, out, g)
+    free(offsets)
     free(tiles)
 
 
