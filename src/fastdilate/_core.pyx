@@ -43,6 +43,8 @@ cdef extern from "_simd.h" nogil:
         ACC_LEN "FD_BLOCK_FLOATS"
     ctypedef struct dense_block "fd_dense_block":
         pass
+    ctypedef struct narrow_block "fd_narrow_block":
+        pass
     ctypedef struct thin_block "fd_thin_block":
         pass
     void fd_dense_init_f32(dense_block* block, const float* bias)
@@ -51,6 +53,12 @@ cdef extern from "_simd.h" nogil:
     void fd_dense_update_f64(dense_block* block, const double* x, const double* w)
     void fd_dense_store_f32(const dense_block* block, float* out, Py_ssize_t row_step)
     void fd_dense_store_f64(const dense_block* block, double* out, Py_ssize_t row_step)
+    void fd_narrow_init_f32(narrow_block* block, const float* bias)
+    void fd_narrow_init_f64(narrow_block* block, const double* bias)
+    void fd_narrow_update_f32(narrow_block* block, const float* x, const float* w)
+    void fd_narrow_update_f64(narrow_block* block, const double* x, const double* w)
+    void fd_narrow_store_f32(const narrow_block* block, float* out, Py_ssize_t row_step)
+    void fd_narrow_store_f64(const narrow_block* block, double* out, Py_ssize_t row_step)
     void fd_thin_init_f32(thin_block* block, const float* bias)
     void fd_thin_init_f64(thin_block* block, const double* bias)
     void fd_thin_update_f32(thin_block* block, const float* x, const float* w)
@@ -172,6 +180,9 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
             out[m] = 0 if col < 0 else src[col]
         if s == 1:
             memcpy(out + m_lo, src + start + m_lo, (m_hi - m_lo) * sizeof(floating))
+        elif s == 2:  # the common stride, spelled out so that it vectorises
+            for m in range(m_lo, m_hi):
+                out[m] = src[start + 2 * m]
         else:
             for m in range(m_lo, m_hi):
                 out[m] = src[start + m * s]
@@ -199,74 +210,65 @@ cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
             load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first, width)
 
 
-# Fused front ends of the register blocks in _simd.h.
-cdef inline void dense_init(dense_block* block, const floating* bias) noexcept nogil:
-    if floating is float:
-        fd_dense_init_f32(block, bias)
+# Fused front ends of the register blocks in _simd.h: one for each
+# operation, whatever the block's shape and element type.
+ctypedef fused register_block:
+    dense_block
+    narrow_block
+    thin_block
+
+
+cdef inline void block_init(register_block* block, const floating* bias) noexcept nogil:
+    if register_block is dense_block:
+        fd_dense_init_f32(block, bias) if floating is float else fd_dense_init_f64(block, bias)
+    elif register_block is narrow_block:
+        fd_narrow_init_f32(block, bias) if floating is float else fd_narrow_init_f64(block, bias)
     else:
-        fd_dense_init_f64(block, bias)
+        fd_thin_init_f32(block, bias) if floating is float else fd_thin_init_f64(block, bias)
 
 
-cdef inline void dense_update(dense_block* block, const floating* x, const floating* w) noexcept nogil:
-    if floating is float:
-        fd_dense_update_f32(block, x, w)
+cdef inline void block_update(register_block* block, const floating* x, const floating* w) noexcept nogil:
+    if register_block is dense_block:
+        fd_dense_update_f32(block, x, w) if floating is float else fd_dense_update_f64(block, x, w)
+    elif register_block is narrow_block:
+        fd_narrow_update_f32(block, x, w) if floating is float else fd_narrow_update_f64(block, x, w)
     else:
-        fd_dense_update_f64(block, x, w)
+        fd_thin_update_f32(block, x, w) if floating is float else fd_thin_update_f64(block, x, w)
 
 
-cdef inline void dense_store(const dense_block* block, floating* out, Py_ssize_t row_step) noexcept nogil:
-    if floating is float:
-        fd_dense_store_f32(block, out, row_step)
+cdef inline void block_store(const register_block* block, floating* out, Py_ssize_t row_step) noexcept nogil:
+    if register_block is dense_block:
+        fd_dense_store_f32(block, out, row_step) if floating is float else fd_dense_store_f64(block, out, row_step)
+    elif register_block is narrow_block:
+        fd_narrow_store_f32(block, out, row_step) if floating is float else fd_narrow_store_f64(block, out, row_step)
     else:
-        fd_dense_store_f64(block, out, row_step)
+        fd_thin_store_f32(block, out, row_step) if floating is float else fd_thin_store_f64(block, out, row_step)
 
 
-cdef inline void thin_init(thin_block* block, const floating* bias) noexcept nogil:
-    if floating is float:
-        fd_thin_init_f32(block, bias)
-    else:
-        fd_thin_init_f64(block, bias)
+cdef void dense_chunk(register_block* block, floating* out, Py_ssize_t out_step,
+                      Py_ssize_t width, const floating* x, Py_ssize_t channel_step,
+                      const Py_ssize_t* tap_offsets, const floating* w_packed,
+                      const floating* bias, const Geometry* g) noexcept nogil:
+    """CO_BLOCK output rows x ``width`` points, at most one chunk of ``block``
+    (a dense or a narrow one, whose contents do not matter on entry).
 
-
-cdef inline void thin_update(thin_block* block, const floating* x, const floating* w) noexcept nogil:
-    if floating is float:
-        fd_thin_update_f32(block, x, w)
-    else:
-        fd_thin_update_f64(block, x, w)
-
-
-cdef inline void thin_store(const thin_block* block, floating* out) noexcept nogil:
-    if floating is float:
-        fd_thin_store_f32(block, out, 0)
-    else:
-        fd_thin_store_f64(block, out, 0)
-
-
-cdef void dense_chunk(floating* out, Py_ssize_t out_step, Py_ssize_t width,
-                      const floating* x, Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
-                      const floating* w_packed, const floating* bias,
-                      const Geometry* g) noexcept nogil:
-    """CO_BLOCK output rows x ``width`` points, width <= one chunk.
-
-    ``w_packed`` holds this block's weights as [channel][tap][row]; the
-    chunk accumulates in one register block (_simd.h).
+    ``w_packed`` holds this block's weights as [channel][tap][row].
     """
-    cdef Py_ssize_t chunk = CHUNK_BYTES // sizeof(floating)
-    cdef dense_block block
+    cdef Py_ssize_t chunk = sizeof(register_block) // (CO_BLOCK * sizeof(floating))
     cdef floating partial[ACC_LEN]
     cdef Py_ssize_t r, c, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
-    dense_init(&block, bias)
+    block_init(block, bias)
     for c in range(g.c_in_group):
         for k in range(n_taps):
-            dense_update(&block, x + c * channel_step + tap_offsets[k],
+            block_update(block, x + c * channel_step + tap_offsets[k],
                          w_packed + (c * n_taps + k) * CO_BLOCK)
     if width == chunk:
-        dense_store(&block, out, out_step)
+        block_store(block, out, out_step)
         return
     # The last chunk of a tile: the tile holds whole chunks, so the block
     # computed a full one; keep its first ``width`` points.
-    dense_store(&block, partial, chunk)
+    block_store(block, partial, chunk)
     for r in range(CO_BLOCK):
         memcpy(out + r * out_step, partial + r * chunk, width * sizeof(floating))
 
@@ -286,14 +288,14 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
     cdef Py_ssize_t j, t, c, k
     for j in range((width + chunk - 1) // chunk):
         t = j * chunk
-        thin_init(&block, bias)
+        block_init(&block, bias)
         for c in range(g.c_in_group):
             for k in range(n_taps):
-                thin_update(&block, x + c * channel_step + tap_offsets[k] + t, w + c * n_taps + k)
+                block_update(&block, x + c * channel_step + tap_offsets[k] + t, w + c * n_taps + k)
         if t + chunk <= width:
-            thin_store(&block, out + t)
+            block_store(&block, out + t, 0)
         else:  # the tile holds whole chunks; keep the points asked for
-            thin_store(&block, partial)
+            block_store(&block, partial, 0)
             memcpy(out + t, partial, (width - t) * sizeof(floating))
 
 
@@ -310,13 +312,26 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
     more than the misses they save.)
     """
     cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))
+    cdef Py_ssize_t n_blocks = g.c_out_group // CO_BLOCK
     cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef Py_ssize_t full_chunks = width // chunk_len
     cdef Py_ssize_t chunk, block, t, co
-    for chunk in range((width + chunk_len - 1) // chunk_len):
+    cdef dense_block wide
+    cdef narrow_block narrow
+    for chunk in range(full_chunks):
         t = chunk * chunk_len
-        for block in range(g.c_out_group // CO_BLOCK):
+        for block in range(n_blocks):
             co = block * CO_BLOCK
-            dense_chunk(out + co * out_plane + t, out_plane, min(chunk_len, width - t),
+            dense_chunk(&wide, out + co * out_plane + t, out_plane, chunk_len, x + t,
+                        channel_step, tap_offsets, w_packed + co * g.c_in_group * n_taps,
+                        bias + co, g)
+    # What whole chunks leave of the width, in narrow chunks.
+    for chunk in range((width - full_chunks * chunk_len + narrow_len - 1) // narrow_len):
+        t = full_chunks * chunk_len + chunk * narrow_len
+        for block in range(n_blocks):
+            co = block * CO_BLOCK
+            dense_chunk(&narrow, out + co * out_plane + t, out_plane, min(narrow_len, width - t),
                         x + t, channel_step, tap_offsets, w_packed + co * g.c_in_group * n_taps,
                         bias + co, g)
 

@@ -4,14 +4,16 @@
  *
  *   block[r][t] += w[r] * x[t]   for r < ROWS, t < VECS * lanes
  *
- * Two shapes: "dense" (4 rows, for many channels) and "thin" (1 row, for
- * one channel at a time, wide to spread each tap's overhead).  A vector is
+ * Three shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
+ * same rows, one vector: the points a tile's width leaves after whole dense
+ * chunks, so short rows waste no work) and "thin" (1 row, for one channel
+ * at a time, wide to spread each tap's overhead).  A vector is
  * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
  * affords twice the vectors per dense block:
  *
- *   build     vector  dense block             thin block
- *   AVX-512   64 B    4 x 6 (24 accumulators)  1 x 6
- *   others    32 B    4 x 3 (12 of 16 AVX)     1 x 6
+ *   build     vector  dense block             narrow   thin block
+ *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6
+ *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6
  *
  * GCC and Clang get vector extensions, which become AVX-512 or AVX2 FMAs in
  * those builds and SSE pairs in the baseline build; other compilers (MSVC)
@@ -107,6 +109,7 @@ FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
 FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
 FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
 FD_DEFINE_BLOCK(dense, FD_DENSE_ROWS, FD_DENSE_VECS)
+FD_DEFINE_BLOCK(narrow, FD_DENSE_ROWS, 1)
 FD_DEFINE_BLOCK(thin, 1, FD_THIN_VECS)
 
 #endif
