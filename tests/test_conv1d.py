@@ -459,3 +459,17 @@ def test_long_inputs_read_in_place_and_through_tiles_agree_with_numpy(
                     padding_mode=padding_mode, num_threads=threads)
     assert_matches_numpy(got, x, w, stride=stride, padding=(37, 5), dilation=7, groups=groups,
                          padding_mode=padding_mode)
+
+
+# Many output channels take the dense kernel: whole chunks, then narrow
+# chunks, then a partial one; every output length below splits differently.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("out_length", [1, 7, 8, 15, 16, 17, 31, 47, 48, 49, 64, 95, 97, 200, 777])
+def test_dense_kernel_at_every_split_of_a_row_agrees_with_numpy(out_length, dtype):
+    rng = np.random.default_rng(out_length)
+    x = rng.standard_normal((2, 5, out_length + 2 * 3)).astype(dtype)
+    w = rng.standard_normal((16, 5, 3)).astype(dtype)
+    b = rng.standard_normal(16).astype(dtype)
+    got = fd.conv1d(x, w, b, dilation=3)
+    assert got.shape == (2, 16, out_length)
+    assert_matches_numpy(got, x, w, b, dilation=3)
