@@ -180,8 +180,9 @@ def test_tolerance_follows_dtype_and_taps():
 def test_time_interleaved_takes_turns_and_keeps_every_repeat():
     calls = []
     runners = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    timings = fdb.time_interleaved(runners, repeats=3, min_sample_seconds=0.0)
-    assert calls == ["a", "b"] + ["a", "b"] * 3  # one calibration call each, then turns
+    timings = fdb.time_interleaved(runners, repeats=3, min_sample_seconds=0.0, settle_seconds=0)
+    # one calibration call each, then turns of one untimed and one timed call
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3
     assert {name: (number, len(samples)) for name, (number, samples) in timings.items()} == {
         "a": (1, 3), "b": (1, 3)}
 

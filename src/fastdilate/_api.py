@@ -56,9 +56,13 @@ def _as_array(name, value):
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
         raise type(error)(f"{name} could not be read as an array: {error}") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    _check_real(name, array.dtype)
     return array
+
+
+def _check_real(name, dtype):
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
 
 
 def _result_dtype(*dtypes):
@@ -141,6 +145,7 @@ class _Plan(NamedTuple):
     result_shape: tuple  # output as the caller gets it
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
+    dense: bool         # the core's dense kernel runs, on packed weights
     threads: int
     zero_bias: np.ndarray
 
@@ -148,6 +153,9 @@ class _Plan(NamedTuple):
 def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
                stride, padding, dilation, groups, padding_mode, threads):
     """Check a call's shapes and arguments and decide how the core runs it."""
+    for operand, dtype in (("input", x_dtype), ("weight", w_dtype)) + (
+            (("bias", bias_spec[1]),) if bias_spec is not None else ()):
+        _check_real(operand, dtype)
     batched = len(x_shape) == spatial_dims + 2
     if not batched and len(x_shape) != spatial_dims + 1:
         raise ValueError(f"{name}: input must have {spatial_dims + 2} dimensions (batched) or "
@@ -211,8 +219,9 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, groups, threads,
-                 zero_bias)
+    dense = _layout.takes_dense_kernel(c_out, groups)
+    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, groups, dense,
+                 threads, zero_bias)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -228,13 +237,12 @@ def _plain(value):
 
 def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
               padding_mode, out, num_threads, spatial_dims):
-    """Shared body of conv1d and conv2d."""
-    x = _as_array("input", input)
-    w = _as_array("weight", weight)
+    """Shared body of conv1d and conv2d, lean for small calls: what depends
+    only on shapes, dtypes and arguments comes from the plan cache."""
+    x = input if type(input) is np.ndarray else _as_array("input", input)
+    w = weight if type(weight) is np.ndarray else _as_array("weight", weight)
     b = None if bias is None else _as_array("bias", bias)
-    threads = _as_thread_request(num_threads)
-    if threads is None:
-        threads = core.default_num_threads()
+    threads = core.default_num_threads() if num_threads is None else _as_thread_request(num_threads)
     call = (name, spatial_dims, x.shape, x.dtype, w.shape, w.dtype,
             None if b is None else (b.shape, b.dtype),
             stride, padding, dilation, groups, padding_mode, threads)
@@ -251,10 +259,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         result = _check_out(out, plan.result_shape, plan.dtype, named)
     if plan.out_shape[0] == 0:
         return result
-    x_core = np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape)
     w_core = np.ascontiguousarray(w, dtype=plan.dtype)
-    b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
-    core.conv2d_forward(x_core, _layout.core_weights(w_core, plan.groups), b_core,
+    core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
+                        _layout.packed_weight(w_core, plan.groups) if plan.dense else w_core.ravel(),
+                        plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
                         result.reshape(plan.out_shape), *plan.scalars, plan.threads)
     return result
 

@@ -35,7 +35,7 @@ TILE_QUANTUM_BYTES: int  # a tile is a whole number of these bytes of time point
 
 # One dtype for all four arrays, float32 or float64, all C-contiguous; x,
 # weights and bias are read, out is written in place.  x is (N, C_in, H, W)
-# unpadded, weights flat (see _layout.core_weights), bias (C_out,), out
+# unpadded, weights flat (see _layout.packed_weight), bias (C_out,), out
 # (N, C_out, H_out, W_out).  padding_mode numbers the modes as
 # ``_api.PADDING_MODES`` lists them.
 _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]

@@ -505,7 +505,7 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
     All four arrays are C-contiguous and of one dtype, float32 or float64.
-    ``weights`` (from ``_layout.core_weights``) hold C_out x C_in // groups x
+    ``weights`` (see ``_layout.packed_weight``) hold C_out x C_in // groups x
     KH x KW values: packed as [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
     when C_out // groups is a multiple of CO_BLOCK, else in PyTorch's order.
     Padding before the input is ``pad_top``/``pad_left``; after it, what the

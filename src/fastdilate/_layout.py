@@ -39,13 +39,17 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
 
-def core_weights(weight, groups):
-    """The weights, flat, as the core's kernels read them: packed for the
-    dense kernel, [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK], when
-    the channels per group split into whole blocks; else in weight's order."""
+def takes_dense_kernel(c_out, groups):
+    """Whether the output channels of each group split into whole blocks of
+    the core's dense kernel (which then reads packed weights)."""
+    return (c_out // groups) % core.DENSE_CO_BLOCK == 0
+
+
+def packed_weight(weight, groups):
+    """The weights, flat, as the dense kernel reads them:
+    [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK].  (The thin kernel
+    reads them in PyTorch's order.)"""
     c_out, c_in_group = weight.shape[:2]
     block = core.DENSE_CO_BLOCK
-    if (c_out // groups) % block:
-        return weight.reshape(-1)
     taps = weight.reshape(c_out // block, block, c_in_group, -1)
     return np.ascontiguousarray(taps.transpose(0, 2, 3, 1)).reshape(-1)

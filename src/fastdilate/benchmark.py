@@ -25,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 import timeit
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -469,13 +470,25 @@ def calls_per_sample(run, min_sample_seconds, max_calls=1_000_000):
     return int(min(max_calls, max(1, math.ceil(min_sample_seconds / max(once, 1e-9)))))
 
 
-def time_interleaved(runners, repeats, min_sample_seconds):
+# OpenBLAS's idle threads spin for about 0.1 s after a call (2**28 cycles),
+# and PyTorch's for a while too, taking CPU from whatever runs next: measured
+# here, a 2-thread fastdilate call right after a NumPy matmul took twice as
+# long as one 0.2 s later.  Every sample therefore starts after a pause, and
+# an untimed call then wakes the runner's own threads and caches.
+SETTLE_SECONDS = 0.2
+
+
+def time_interleaved(runners, repeats, min_sample_seconds, settle_seconds=SETTLE_SECONDS):
     """{name: (calls per sample, [seconds per call] * repeats)}, the runners
-    taking turns within every repeat so that drift touches all alike."""
+    taking turns within every repeat so that drift touches all alike, each
+    sample after ``settle_seconds`` for the runner before it to go idle and
+    one untimed call."""
     calls = {name: calls_per_sample(run, min_sample_seconds) for name, run in runners.items()}
     samples = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run in runners.items():
+            time.sleep(settle_seconds)
+            run()
             samples[name].append(seconds_per_call(run, calls[name]))
     return {name: (calls[name], samples[name]) for name in runners}
 
