@@ -67,6 +67,8 @@ cdef extern from "_simd.h" nogil:
     void fd_thin_store_f64(const thin_block* block, double* out, Py_ssize_t row_step)
 
 cdef enum:
+    # Packed weights up to this size stay in L2 across a tile (see dense_group).
+    WEIGHTS_IN_L2_BYTES = 1048576
     # Padding modes, numbered as _api.PADDING_MODES lists them.
     PAD_ZEROS = 0
     PAD_REFLECT = 1
@@ -299,41 +301,60 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
             memcpy(out + t, partial, (width - t) * sizeof(floating))
 
 
+cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, floating* out, Py_ssize_t out_plane,
+                      Py_ssize_t width, const floating* x, Py_ssize_t channel_step,
+                      const Py_ssize_t* tap_offsets, const floating* w_packed,
+                      const floating* bias, const Geometry* g) noexcept nogil:
+    """Output channels [co, co + CO_BLOCK) over piece ``piece`` of a tile's
+    width: whole dense chunks first, then narrow chunks for the rest."""
+    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
+    cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))
+    cdef Py_ssize_t full_chunks = width // chunk_len
+    cdef Py_ssize_t t
+    cdef dense_block wide
+    cdef narrow_block narrow
+    w_packed += co * g.c_in_group * g.kh * g.kw
+    if piece < full_chunks:
+        t = piece * chunk_len
+        dense_chunk(&wide, out + co * out_plane + t, out_plane, chunk_len, x + t,
+                    channel_step, tap_offsets, w_packed, bias + co, g)
+    else:
+        t = full_chunks * chunk_len + (piece - full_chunks) * narrow_len
+        dense_chunk(&narrow, out + co * out_plane + t, out_plane, min(narrow_len, width - t),
+                    x + t, channel_step, tap_offsets, w_packed, bias + co, g)
+
+
 cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
                       const floating* x, Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias,
                       const Geometry* g) noexcept nogil:
     """Every output channel of one group over ``width`` points of a tile.
 
-    Chunk outermost: the slice of the tile one chunk reads stays in cache
-    while every channel block reads it; the packed weights come from L2.
-    (Splitting the input channels into L1-sized passes, as a GEMM would,
-    measured slower here: the partial sums' extra loads and stores cost
-    more than the misses they save.)
+    Piece outermost, so that the slice of the tile one piece reads stays in
+    cache while every channel block reads it, when the group's weights fit
+    in L2; else channel block outermost, so that each block's weights are
+    read from memory once per tile rather than once per piece.  (Splitting
+    the input channels into L1-sized passes, as a GEMM would, measured
+    slower here: the partial sums' extra loads and stores cost more than
+    the misses they save.)
     """
     cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))
+    cdef Py_ssize_t rest = width % chunk_len
+    cdef Py_ssize_t n_pieces = width // chunk_len + (rest + narrow_len - 1) // narrow_len
     cdef Py_ssize_t n_blocks = g.c_out_group // CO_BLOCK
-    cdef Py_ssize_t n_taps = g.kh * g.kw
-    cdef Py_ssize_t full_chunks = width // chunk_len
-    cdef Py_ssize_t chunk, block, t, co
-    cdef dense_block wide
-    cdef narrow_block narrow
-    for chunk in range(full_chunks):
-        t = chunk * chunk_len
+    cdef Py_ssize_t weight_bytes = g.c_out_group * g.c_in_group * g.kh * g.kw * sizeof(floating)
+    cdef Py_ssize_t piece, block
+    if weight_bytes <= WEIGHTS_IN_L2_BYTES:
+        for piece in range(n_pieces):
+            for block in range(n_blocks):
+                dense_piece(piece, block * CO_BLOCK, out, out_plane, width, x, channel_step,
+                            tap_offsets, w_packed, bias, g)
+    else:
         for block in range(n_blocks):
-            co = block * CO_BLOCK
-            dense_chunk(&wide, out + co * out_plane + t, out_plane, chunk_len, x + t,
-                        channel_step, tap_offsets, w_packed + co * g.c_in_group * n_taps,
-                        bias + co, g)
-    # What whole chunks leave of the width, in narrow chunks.
-    for chunk in range((width - full_chunks * chunk_len + narrow_len - 1) // narrow_len):
-        t = full_chunks * chunk_len + chunk * narrow_len
-        for block in range(n_blocks):
-            co = block * CO_BLOCK
-            dense_chunk(&narrow, out + co * out_plane + t, out_plane, min(narrow_len, width - t),
-                        x + t, channel_step, tap_offsets, w_packed + co * g.c_in_group * n_taps,
-                        bias + co, g)
+            for piece in range(n_pieces):
+                dense_piece(piece, block * CO_BLOCK, out, out_plane, width, x, channel_step,
+                            tap_offsets, w_packed, bias, g)
 
 
 cdef struct Taps:
