@@ -402,3 +402,14 @@ def test_wide_images_read_in_place_and_through_tiles_agree_with_numpy(padding_mo
     w = rng.standard_normal((3, 1, 3, 2))
     kwargs = dict(padding=((2, 1), (9, 4)), dilation=(2, 5), groups=3, padding_mode=padding_mode)
     assert_matches_numpy(fd.conv2d(x, w, num_threads=2, **kwargs), x, w, **kwargs)
+
+
+# Weights beyond L2 (here 1.2 MB) change the dense kernel's loop order.
+def test_weights_larger_than_l2_agree_with_numpy():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 128, 6, 70))
+    w = rng.standard_normal((128, 128, 3, 3))
+    kwargs = dict(padding="same", dilation=(1, 2))
+    one = fd.conv2d(x, w, num_threads=1, **kwargs)
+    assert_bitwise_equal(one, fd.conv2d(x, w, num_threads=2, **kwargs))
+    assert_matches_numpy(one, x, w, **kwargs)
