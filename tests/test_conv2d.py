@@ -404,7 +404,7 @@ def test_wide_images_read_in_place_and_through_tiles_agree_with_numpy(padding_mo
     assert_matches_numpy(fd.conv2d(x, w, num_threads=2, **kwargs), x, w, **kwargs)
 
 
-# Weights beyond L2 (here 1.2 MB) change the dense kernel's loop order.
+# Weights beyond L2 (here 1.2 MB): the dense kernel streams them from memory.
 def test_weights_larger_than_l2_agree_with_numpy():
     rng = np.random.default_rng(9)
     x = rng.standard_normal((1, 128, 6, 70))
