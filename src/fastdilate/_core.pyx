@@ -1,20 +1,22 @@
 """Typed nogil loops of fastdilate.
 
-Everything here trusts its arguments: shapes, strides, dtypes and padding
-are checked and prepared by ``fastdilate._api`` before any call.  The same
-source is compiled twice by setup.py, once for the baseline instruction set
-(``_core``) and once with AVX2+FMA (``_core_avx2``); ``_dispatch`` picks one.
+``fastdilate._api`` checks and prepares every argument before a call (one
+last check of the arrays stands in front of the raw pointers).  The same
+source is compiled several times by setup.py: for the baseline instruction
+set (``_core``), AVX2+FMA (``_core_avx2``) and AVX-512 (``_core_avx512``);
+``_dispatch`` picks one.
 
 How a convolution runs.  The output is cut into work items, one per
 (batch, output row, time tile), shared statically among the threads.  An
-item first copies the input it needs into a per-thread tile: every input
+item copies the input it needs into a per-thread tile: every input
 channel's rows for that output row, the padding applied by index mapping
-(so the input is never padded in memory) and, for stride s, split into s
-phases so that every tap reads a contiguous run.  A tap is then only an
-offset into the tile: dilation never zero-stuffs, and nothing is im2col'd.
-Register-blocked micro-kernels then accumulate CO_BLOCK output channels x
-one chunk of time points over every (input channel, tap).  Each output sums
-its taps in one fixed order, so results do not depend on the thread count.
+(so the input is never padded in memory) and, for stride s, split by phase
+mod s so that every tap reads a contiguous run.  (The single-channel kernel
+reads unpadded stride-1 stretches in place instead.)  A tap is then only an
+offset: dilation never zero-stuffs, and nothing is im2col'd.  Register-
+blocked micro-kernels (_simd.h) accumulate CO_BLOCK output channels x one
+chunk of time points over every (input channel, tap).  Each output sums its
+taps in one fixed order, so results do not depend on the thread count.
 """
 cimport numpy as cnp
 from cython cimport floating

@@ -97,8 +97,11 @@ static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T
 }                                                                                 \
 static inline void fd_##KIND##_store_##SUFFIX(const fd_##KIND##_block* block, T* out, \
                                               ptrdiff_t row_step) {               \
+    /* a vector at a time, so each is one store straight from its register */ \
+    const int lanes = (int) (sizeof(V) / sizeof(T));                              \
     for (int r = 0; r < ROWS_; r++)                                               \
-        memcpy(out + r * row_step, &block->SUFFIX[r * VECS_], VECS_ * sizeof(V)); \
+        for (int j = 0; j < VECS_; j++)                                           \
+            memcpy(out + r * row_step + j * lanes, &block->SUFFIX[r * VECS_ + j], sizeof(V)); \
 }
 
 #define FD_DEFINE_BLOCK(KIND, ROWS, VECS)                                         \
