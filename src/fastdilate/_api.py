@@ -7,13 +7,13 @@ checked here; a bad argument is a ValueError or TypeError that names it.
 """
 import functools
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _layout
 from ._dispatch import core
+from .receptive import check_int
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -26,14 +26,7 @@ _MAX_THREADS = 1024
 
 
 def _as_int(name, value, minimum, maximum=_MAX_INT):
-    if type(value) is int and minimum <= value and (maximum is None or value <= maximum):
-        return value  # the common case, quickly
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be >= {minimum} and <= {maximum}, got {value}")
-    return value
+    return check_int(name, value, minimum, maximum)
 
 
 def _as_thread_request(num_threads):

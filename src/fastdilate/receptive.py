@@ -9,18 +9,27 @@ literal loops as the oracle these are tested against.
 import numbers
 
 
-def _check_int(name, value, minimum):
+def check_int(name, value, minimum, maximum=None):
+    """``value`` as an int in [minimum, maximum], or an error naming ``name``.
+
+    bool is not an int here, nor are floats that happen to be whole; NumPy's
+    integer scalars are (and NumPy's bool is not: it is no numbers.Integral).
+    """
+    if type(value) is int and minimum <= value and (maximum is None or value <= maximum):
+        return value  # the common case, quickly
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f">= {minimum} and <= {maximum}"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    return value
 
 
 def check_stack(n_layers, kernel_size, dilations):
     """Validated (n_layers, kernel_size, dilations of the first n_layers layers)."""
-    n_layers = _check_int("n_layers", n_layers, 0)
-    kernel_size = _check_int("kernel_size", kernel_size, 1)
+    n_layers = check_int("n_layers", n_layers, 0)
+    kernel_size = check_int("kernel_size", kernel_size, 1)
     if isinstance(dilations, (str, bytes)):
         raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
     try:
@@ -31,14 +40,14 @@ def check_stack(n_layers, kernel_size, dilations):
     if len(dilations) < n_layers:
         raise ValueError(f"dilations has {len(dilations)} entries for n_layers={n_layers}; "
                          f"need one per layer")
-    dilations = [_check_int(f"dilations[{i}]", d, 1) for i, d in enumerate(dilations[:n_layers])]
+    dilations = [check_int(f"dilations[{i}]", d, 1) for i, d in enumerate(dilations[:n_layers])]
     return n_layers, kernel_size, dilations
 
 
 def layer_dilations(n_layers, dilation):
     """The seed's rule: one int for every layer, or a sequence per layer."""
     if isinstance(dilation, numbers.Integral) and not isinstance(dilation, bool):
-        return [dilation] * _check_int("n_layers", n_layers, 0)
+        return [dilation] * check_int("n_layers", n_layers, 0)
     return dilation
 
 
