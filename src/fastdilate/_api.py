@@ -26,6 +26,7 @@ _MAX_THREADS = 1024
 
 
 def _as_int(name, value, minimum, maximum=_MAX_INT):
+    """check_int, bounded by default so no size overflows the core."""
     return check_int(name, value, minimum, maximum)
 
 

@@ -44,12 +44,20 @@
 #define FD_TILE_QUANTUM_BYTES FD_THIN_CHUNK_BYTES
 #define FD_BLOCK_FLOATS (FD_DENSE_ROWS * FD_DENSE_CHUNK_BYTES / 4)
 
+/* -DFD_VECTOR_EXTENSIONS=0 builds the plain-loop path with GCC too, to
+ * test what MSVC compiles. */
+#ifndef FD_VECTOR_EXTENSIONS
 #if defined(__GNUC__) || defined(__clang__)
 #define FD_VECTOR_EXTENSIONS 1
+#else
+#define FD_VECTOR_EXTENSIONS 0
+#endif
+#endif
+
+#if FD_VECTOR_EXTENSIONS
 typedef float fd_f32v __attribute__((vector_size(FD_VECTOR_BYTES)));
 typedef double fd_f64v __attribute__((vector_size(FD_VECTOR_BYTES)));
 #else
-#define FD_VECTOR_EXTENSIONS 0
 typedef struct { float e[FD_VECTOR_BYTES / sizeof(float)]; } fd_f32v;
 typedef struct { double e[FD_VECTOR_BYTES / sizeof(double)]; } fd_f64v;
 #endif
