@@ -134,7 +134,6 @@ class _Plan(NamedTuple):
     """Everything a call's shapes and arguments decide, checked once."""
     dtype: np.dtype
     x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
-    w_shape: tuple      # weight as (C_out, C_in // groups, KH, KW)
     out_shape: tuple    # output as (N, C_out, H_out, W_out)
     result_shape: tuple  # output as the caller gets it
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
@@ -214,7 +213,7 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
     dense = _layout.takes_dense_kernel(c_out, groups)
-    return _Plan(dtype, batch_shape, w_shape, out_shape, result_shape, scalars, groups, dense,
+    return _Plan(dtype, batch_shape, out_shape, result_shape, scalars, groups, dense,
                  threads, zero_bias)
 
 

@@ -219,6 +219,11 @@ ctypedef fused register_block:
     narrow_block
     thin_block
 
+# The blocks of the dense kernel: many output channels at a time.
+ctypedef fused channel_block:
+    dense_block
+    narrow_block
+
 
 cdef inline void block_init(register_block* block, const floating* bias) noexcept nogil:
     if register_block is dense_block:
@@ -247,7 +252,7 @@ cdef inline void block_store(const register_block* block, floating* out, Py_ssiz
         fd_thin_store_f32(block, out, row_step) if floating is float else fd_thin_store_f64(block, out, row_step)
 
 
-cdef void dense_chunk(register_block* block, floating* out, Py_ssize_t out_step,
+cdef void dense_chunk(channel_block* block, floating* out, Py_ssize_t out_step,
                       Py_ssize_t width, const floating* x, Py_ssize_t channel_step,
                       const Py_ssize_t* tap_offsets, const floating* w_packed,
                       const floating* bias, const Geometry* g) noexcept nogil:
@@ -256,7 +261,7 @@ cdef void dense_chunk(register_block* block, floating* out, Py_ssize_t out_step,
 
     ``w_packed`` holds this block's weights as [channel][tap][row].
     """
-    cdef Py_ssize_t chunk = sizeof(register_block) // (CO_BLOCK * sizeof(floating))
+    cdef Py_ssize_t chunk = sizeof(channel_block) // (CO_BLOCK * sizeof(floating))
     cdef floating partial[ACC_LEN]
     cdef Py_ssize_t r, c, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
@@ -332,8 +337,9 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
 
     Channel block outermost: its weights stay in L1 while the tile's pieces
     stream past from L2.  (Measured here against the other orders: piece
-    outermost was 5-20% slower on all but tcn-dense, and splitting the input
-    channels into L1-sized passes, as a GEMM would, slower still.)
+    outermost was as fast on the 2-D cases, 10-20% slower on wavenet,
+    strided and float64, 4% faster on tcn-dense only; splitting the input
+    channels into L1-sized passes, as a GEMM would, was slower still.)
     """
     cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))

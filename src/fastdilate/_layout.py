@@ -15,10 +15,8 @@ MAX_TILE_POINTS = 2048
 
 
 def thread_count(requested, macs):
-    """Threads to use: the request (None: OpenMP's default), 1 if tiny."""
-    if macs < SERIAL_MACS:
-        return 1
-    return core.default_num_threads() if requested is None else requested
+    """Threads to use: the request, or 1 for a tiny problem."""
+    return 1 if macs < SERIAL_MACS else requested
 
 
 def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads):
