@@ -393,6 +393,48 @@ def test_medium_shapes_match_numpy_for_any_thread_count(case):
     assert_matches_numpy(one, x, w, b, **kwargs)
 
 
+# Many output channels per group: the dense kernel, which takes three output
+# rows at a time (one vector from each) and single rows for the rest.  Heights
+# leave every remainder of three, widths partial vectors, and channels per
+# group are whole blocks of both the AVX-512 (8) and the AVX2 build (4).
+@st.composite
+def dense_conv2d_cases(draw, max_rows, max_width):
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 5)), draw(st.integers(1, 20)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "pairs"]))
+    spans = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    size = (spans[0] + draw(st.integers(1, max_rows)), spans[1] + draw(st.integers(1, max_width)))
+    if padding == "pairs":
+        pad = lambda axis: draw(st.integers(0, min(size[axis] - 1, spans[axis] + 2)))
+        padding = ((pad(0), pad(0)), (pad(1), pad(1)))
+    groups = draw(st.sampled_from([1, 2]))
+    c_in = groups * draw(st.integers(1, 2))
+    c_out = groups * draw(st.sampled_from([8, 16]))
+    x, w, b = make(draw(st.integers(0, 2**32 - 1)), draw(st.sampled_from([None, 1, 2])), c_in,
+                   c_out, size, kernel, groups, draw(st.booleans()),
+                   draw(st.sampled_from([np.float64, np.float32])))
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                         padding_mode=draw(st.sampled_from(PADDING_MODES)))
+
+
+@sweep(60)
+@given(dense_conv2d_cases(max_rows=8, max_width=24))
+def test_dense_rows_match_reference(case):
+    x, w, b, kwargs = case
+    check(x, w, b, **kwargs)
+
+
+@sweep(100)
+@given(dense_conv2d_cases(max_rows=40, max_width=120))
+def test_dense_rows_match_numpy_for_any_thread_count(case):
+    x, w, b, kwargs = case
+    one = fd.conv2d(x, w, b, **kwargs, num_threads=1)
+    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=2))
+    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=3))
+    assert_matches_numpy(one, x, w, b, **kwargs)
+
+
 # Wide rows with room above and below: the thin kernel reads the inner
 # tiles of the inner rows in place and copies the others with padding.
 @pytest.mark.parametrize("padding_mode", PADDING_MODES)

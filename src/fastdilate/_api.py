@@ -206,13 +206,14 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                                            out_shape[:2] + (1,) + out_shape[2:])
         pads = ((0, 0),) + pads
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
+    dense = _layout.takes_dense_kernel(c_out, groups)
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
-                            dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads)
+                              dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
+                              dense)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
                pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    dense = _layout.takes_dense_kernel(c_out, groups)
     return _Plan(dtype, batch_shape, out_shape, result_shape, scalars, groups, dense,
                  threads, zero_bias)
 

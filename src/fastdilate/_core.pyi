@@ -31,7 +31,9 @@ def in_forked_child() -> bool: ...
 
 # The blocking of the dense micro-kernels, for the planner in _layout.py.
 DENSE_CO_BLOCK: int  # output channels accumulated at once
-TILE_QUANTUM_BYTES: int  # a tile is a whole number of these bytes of time points
+# A tile is a whole number of these bytes of time points, for each kernel.
+DENSE_TILE_QUANTUM_BYTES: int
+THIN_TILE_QUANTUM_BYTES: int
 
 # One dtype for all four arrays, float32 or float64, all C-contiguous; x,
 # weights and bias are read, out is written in place.  x is (N, C_in, H, W)

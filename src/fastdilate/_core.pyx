@@ -7,20 +7,23 @@ set (``_core``), AVX2+FMA (``_core_avx2``) and AVX-512 (``_core_avx512``);
 ``_dispatch`` picks one.
 
 How a convolution runs.  The output is cut into work items, one per
-(batch, output row, time tile), shared statically among the threads.  An
-item copies the input it needs into a per-thread tile: every input
-channel's rows for that output row, the padding applied by index mapping
+(batch, group of output rows, time tile), shared statically among the
+threads.  An item copies the input it needs into a per-thread tile: every
+input channel's rows for those output rows, the padding applied by index mapping
 (so the input is never padded in memory) and, for stride s, split by phase
 mod s so that every tap reads a contiguous run.  (The single-channel kernel
 reads unpadded stride-1 stretches in place instead.)  A tap is then only an
 offset: dilation never zero-stuffs, and nothing is im2col'd.  Register-
 blocked micro-kernels (_simd.h) accumulate CO_BLOCK output channels x one
-chunk of time points over every (input channel, tap).  Each output sums its
+chunk of time points over every (input channel, tap): a run of DENSE_VECS
+vectors along a row or, where a 2-D item has DENSE_VECS rows, one vector
+from each row, so that no width leaves a remainder.  Each output sums its
 taps in one fixed order, so results do not depend on the thread count.
 """
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
+from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -35,14 +38,16 @@ cdef extern from "_platform.h" nogil:
     int fd_watch_fork()
 
 cdef extern from "_simd.h" nogil:
-    # The blocking of this build (see _simd.h): output channels per dense
-    # block, bytes of time points per chunk, float32 values in a block.
+    # The blocking of this build (see _simd.h): output channels and vectors
+    # per dense block, bytes per vector and per thin chunk, float32 values
+    # in the largest block.
     enum:
         CO_BLOCK "FD_DENSE_ROWS"
-        CHUNK_BYTES "FD_DENSE_CHUNK_BYTES"
+        DENSE_VECS "FD_DENSE_VECS"
+        VECTOR_BYTES "FD_VECTOR_BYTES"
         THIN_CHUNK_BYTES "FD_THIN_CHUNK_BYTES"
-        TILE_QUANTUM "FD_TILE_QUANTUM_BYTES"
         ACC_LEN "FD_BLOCK_FLOATS"
+    void fd_prefetch(const void* p)
     ctypedef struct dense_block "fd_dense_block":
         pass
     ctypedef struct narrow_block "fd_narrow_block":
@@ -51,22 +56,35 @@ cdef extern from "_simd.h" nogil:
         pass
     void fd_dense_init_f32(dense_block* block, const float* bias)
     void fd_dense_init_f64(dense_block* block, const double* bias)
-    void fd_dense_update_f32(dense_block* block, const float* x, const float* w)
-    void fd_dense_update_f64(dense_block* block, const double* x, const double* w)
-    void fd_dense_store_f32(const dense_block* block, float* out, Py_ssize_t row_step)
-    void fd_dense_store_f64(const dense_block* block, double* out, Py_ssize_t row_step)
+    void fd_dense_update_f32(dense_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_dense_update_f64(dense_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_dense_store_f32(const dense_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_dense_store_f64(const dense_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
     void fd_narrow_init_f32(narrow_block* block, const float* bias)
     void fd_narrow_init_f64(narrow_block* block, const double* bias)
-    void fd_narrow_update_f32(narrow_block* block, const float* x, const float* w)
-    void fd_narrow_update_f64(narrow_block* block, const double* x, const double* w)
-    void fd_narrow_store_f32(const narrow_block* block, float* out, Py_ssize_t row_step)
-    void fd_narrow_store_f64(const narrow_block* block, double* out, Py_ssize_t row_step)
+    void fd_narrow_update_f32(narrow_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_narrow_update_f64(narrow_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_narrow_store_f32(const narrow_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_narrow_store_f64(const narrow_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
     void fd_thin_init_f32(thin_block* block, const float* bias)
     void fd_thin_init_f64(thin_block* block, const double* bias)
-    void fd_thin_update_f32(thin_block* block, const float* x, const float* w)
-    void fd_thin_update_f64(thin_block* block, const double* x, const double* w)
-    void fd_thin_store_f32(const thin_block* block, float* out, Py_ssize_t row_step)
-    void fd_thin_store_f64(const thin_block* block, double* out, Py_ssize_t row_step)
+    void fd_thin_update_f32(thin_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_thin_update_f64(thin_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_thin_store_f32(const thin_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_thin_store_f64(const thin_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+
+cdef enum:
+    # Bytes: every tile row starts on a cache line, so that a tap whose
+    # offset is a whole number of lines loads whole lines, not two halves.
+    CACHE_LINE = 64
+    # Tile rows that load_tile asks for ahead of copying them.
+    PREFETCH_ROWS = 16
 
 cdef enum:
     # Padding modes, numbered as _api.PADDING_MODES lists them.
@@ -80,8 +98,9 @@ fd_watch_fork()
 
 # The blocking, for the planner in _layout.py.
 DENSE_CO_BLOCK = CO_BLOCK
-# Tiles hold whole chunks of either kernel.
-TILE_QUANTUM_BYTES = TILE_QUANTUM
+# Tiles hold whole chunks of the kernel that reads them.
+DENSE_TILE_QUANTUM_BYTES = VECTOR_BYTES
+THIN_TILE_QUANTUM_BYTES = THIN_CHUNK_BYTES
 
 
 def build_facts():
@@ -118,10 +137,13 @@ cdef struct Geometry:
     bint dense  # C_out // groups splits into CO_BLOCK blocks: the dense kernel
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
-    # Tile layout: each (channel, kernel row) holds n_phases runs of
-    # phase_len values, run i being input phase phases[i] (mod stride_w);
-    # tile_width output points per work item.
-    Py_ssize_t tile_width, phase_len, n_phases, row_len, channel_len, n_tiles
+    # Work items: ``rows`` output rows (the last group may have fewer) x
+    # tile_width output points.
+    Py_ssize_t rows, row_groups, tile_width, n_tiles
+    # Tile layout: each (channel, kernel row, output row of the item) holds
+    # n_phases runs of phase_len values, run i being input phase phases[i]
+    # (mod stride_w); row_len values in all.
+    Py_ssize_t phase_len, n_phases, row_len, channel_len
     Py_ssize_t reach  # (KW-1) * dilation_w // stride_w
     const Py_ssize_t* phases
 
@@ -195,21 +217,40 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
             out[m] = 0
 
 
+cdef inline void prefetch_span(const floating* src, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Ask for src[lo:hi] ahead of a copy."""
+    cdef Py_ssize_t line = CACHE_LINE // sizeof(floating)
+    while lo < hi:
+        fd_prefetch(src + lo)
+        lo += line
+
+
 cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
-                    Py_ssize_t out_row, Py_ssize_t t0, Py_ssize_t width) noexcept nogil:
-    """Copy what output row ``out_row``, points [t0, t0 + tile_width) read."""
-    cdef Py_ssize_t c, kh, row
+                    Py_ssize_t row0, Py_ssize_t n_rows, Py_ssize_t t0, Py_ssize_t width) noexcept nogil:
+    """Copy what output rows [row0, row0 + n_rows), points [t0, t0 + width) read.
+
+    Channel after channel, each (kernel row, output row) of it.  A channel's
+    rows lie a plane away from the last one's, where the hardware does not
+    look ahead: each copy first asks for the same row PREFETCH_ROWS rows'
+    worth of channels ahead (the loop starts that many channels early).
+    """
     cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
-    cdef const floating* src
-    for c in range(g.c_in):
+    cdef Py_ssize_t lo = max(first, 0)
+    cdef Py_ssize_t hi = min(first + (width + g.reach) * g.stride_w, g.w_in)
+    cdef Py_ssize_t plane = g.h_in * g.w_in
+    cdef Py_ssize_t ahead = (PREFETCH_ROWS + g.kh * n_rows - 1) // (g.kh * n_rows)
+    cdef Py_ssize_t c, kh, r, row
+    for c in range(-ahead, g.c_in):
         for kh in range(g.kh):
-            row = source_index(out_row * g.stride_h + kh * g.dilation_h - g.pad_top,
-                               g.h_in, g.padding_mode)
-            if row < 0:
-                src = NULL
-            else:
-                src = x_image + (c * g.h_in + row) * g.w_in
-            load_tile_row(tile + c * g.channel_len + kh * g.row_len, src, g, first, width)
+            for r in range(n_rows):
+                row = source_index((row0 + r) * g.stride_h + kh * g.dilation_h - g.pad_top,
+                                   g.h_in, g.padding_mode)
+                if row >= 0 and c + ahead < g.c_in:
+                    prefetch_span(x_image + (c + ahead) * plane + row * g.w_in, lo, hi)
+                if c >= 0:
+                    load_tile_row(tile + c * g.channel_len + (kh * g.rows + r) * g.row_len,
+                                  NULL if row < 0 else x_image + c * plane + row * g.w_in,
+                                  g, first, width)
 
 
 # Fused front ends of the register blocks in _simd.h: one for each
@@ -234,50 +275,64 @@ cdef inline void block_init(register_block* block, const floating* bias) noexcep
         fd_thin_init_f32(block, bias) if floating is float else fd_thin_init_f64(block, bias)
 
 
-cdef inline void block_update(register_block* block, const floating* x, const floating* w) noexcept nogil:
+cdef inline void block_update(register_block* block, const floating* x, Py_ssize_t x_step,
+                              const floating* w) noexcept nogil:
     if register_block is dense_block:
-        fd_dense_update_f32(block, x, w) if floating is float else fd_dense_update_f64(block, x, w)
+        fd_dense_update_f32(block, x, x_step, w) if floating is float else fd_dense_update_f64(block, x, x_step, w)
     elif register_block is narrow_block:
-        fd_narrow_update_f32(block, x, w) if floating is float else fd_narrow_update_f64(block, x, w)
+        fd_narrow_update_f32(block, x, x_step, w) if floating is float else fd_narrow_update_f64(block, x, x_step, w)
     else:
-        fd_thin_update_f32(block, x, w) if floating is float else fd_thin_update_f64(block, x, w)
+        fd_thin_update_f32(block, x, x_step, w) if floating is float else fd_thin_update_f64(block, x, x_step, w)
 
 
-cdef inline void block_store(const register_block* block, floating* out, Py_ssize_t row_step) noexcept nogil:
+cdef inline void block_store(const register_block* block, floating* out, Py_ssize_t row_step,
+                             Py_ssize_t vec_step) noexcept nogil:
     if register_block is dense_block:
-        fd_dense_store_f32(block, out, row_step) if floating is float else fd_dense_store_f64(block, out, row_step)
+        fd_dense_store_f32(block, out, row_step, vec_step) if floating is float else fd_dense_store_f64(block, out, row_step, vec_step)
     elif register_block is narrow_block:
-        fd_narrow_store_f32(block, out, row_step) if floating is float else fd_narrow_store_f64(block, out, row_step)
+        fd_narrow_store_f32(block, out, row_step, vec_step) if floating is float else fd_narrow_store_f64(block, out, row_step, vec_step)
     else:
-        fd_thin_store_f32(block, out, row_step) if floating is float else fd_thin_store_f64(block, out, row_step)
+        fd_thin_store_f32(block, out, row_step, vec_step) if floating is float else fd_thin_store_f64(block, out, row_step, vec_step)
 
 
-cdef void dense_chunk(channel_block* block, floating* out, Py_ssize_t out_step,
-                      Py_ssize_t width, const floating* x, Py_ssize_t channel_step,
-                      const Py_ssize_t* tap_offsets, const floating* w_packed,
-                      const floating* bias, const Geometry* g) noexcept nogil:
-    """CO_BLOCK output rows x ``width`` points, at most one chunk of ``block``
-    (a dense or a narrow one, whose contents do not matter on entry).
+cdef struct Chunk:
+    # Where a dense or narrow block reads and writes, from the item's tile
+    # and output: its vector j reads x + j * x_step (+ the tap's offset),
+    # and its row r, vector j goes to out + r * out_plane + j * vec_step,
+    # of which ``keep`` points are kept.
+    Py_ssize_t x, out, x_step, vec_step, keep
+
+
+cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* x,
+                      floating* out, Py_ssize_t out_plane,
+                      Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
+                      const floating* w_packed, const floating* bias, const Geometry* g) noexcept nogil:
+    """CO_BLOCK output rows x one chunk of ``block`` (a dense or a narrow
+    one, whose contents do not matter on entry).
 
     ``w_packed`` holds this block's weights as [channel][tap][row].
     """
-    cdef Py_ssize_t chunk = sizeof(channel_block) // (CO_BLOCK * sizeof(floating))
+    cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t n_vecs = sizeof(channel_block) // (CO_BLOCK * VECTOR_BYTES)
     cdef floating partial[ACC_LEN]
-    cdef Py_ssize_t r, c, k
+    cdef Py_ssize_t r, j, c, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
     block_init(block, bias)
     for c in range(g.c_in_group):
         for k in range(n_taps):
-            block_update(block, x + c * channel_step + tap_offsets[k],
+            block_update(block, x + chunk.x + c * channel_step + tap_offsets[k], chunk.x_step,
                          w_packed + (c * n_taps + k) * CO_BLOCK)
-    if width == chunk:
-        block_store(block, out, out_step)
+    out += chunk.out
+    if chunk.keep == lanes:
+        block_store(block, out, out_plane, chunk.vec_step)
         return
-    # The last chunk of a tile: the tile holds whole chunks, so the block
-    # computed a full one; keep its first ``width`` points.
-    block_store(block, partial, chunk)
+    # The tile's last vectors: the tile holds whole ones, so the block
+    # computed them whole; keep the first ``keep`` points of each.
+    block_store(block, partial, n_vecs * lanes, lanes)
     for r in range(CO_BLOCK):
-        memcpy(out + r * out_step, partial + r * chunk, width * sizeof(floating))
+        for j in range(n_vecs):
+            memcpy(out + r * out_plane + j * chunk.vec_step, partial + (r * n_vecs + j) * lanes,
+                   chunk.keep * sizeof(floating))
 
 
 cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
@@ -288,6 +343,7 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
     Chunk after chunk in one register block: with one channel and a few
     taps there is little work per chunk, so nothing else may sit in the loop.
     """
+    cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
     cdef Py_ssize_t chunk = THIN_CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t n_taps = g.kh * g.kw
     cdef thin_block block
@@ -298,42 +354,70 @@ cdef void thin_row(floating* out, Py_ssize_t width, const floating* x,
         block_init(&block, bias)
         for c in range(g.c_in_group):
             for k in range(n_taps):
-                block_update(&block, x + c * channel_step + tap_offsets[k] + t, w + c * n_taps + k)
+                block_update(&block, x + c * channel_step + tap_offsets[k] + t, lanes,
+                             w + c * n_taps + k)
         if t + chunk <= width:
-            block_store(&block, out + t, 0)
+            block_store(&block, out + t, 0, lanes)
         else:  # the tile holds whole chunks; keep the points asked for
-            block_store(&block, partial, 0)
+            block_store(&block, partial, 0, lanes)
             memcpy(out + t, partial, (width - t) * sizeof(floating))
 
 
+cdef inline Py_ssize_t row_runs(Py_ssize_t width, Py_ssize_t lanes) noexcept nogil:
+    """Runs of DENSE_VECS whole vectors in a row of ``width`` points."""
+    return width // lanes // DENSE_VECS
+
+
+cdef Py_ssize_t count_pieces(Py_ssize_t n_rows, Py_ssize_t width, Py_ssize_t lanes) noexcept nogil:
+    """Chunks that cover n_rows output rows of ``width`` points (see dense_piece)."""
+    cdef Py_ssize_t vectors = (width + lanes - 1) // lanes
+    if n_rows == DENSE_VECS:
+        return vectors
+    return n_rows * (vectors - row_runs(width, lanes) * (DENSE_VECS - 1))
+
+
 cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, floating* out, Py_ssize_t out_plane,
-                      Py_ssize_t width, const floating* x, Py_ssize_t channel_step,
-                      const Py_ssize_t* tap_offsets, const floating* w_packed,
-                      const floating* bias, const Geometry* g) noexcept nogil:
-    """Output channels [co, co + CO_BLOCK) over piece ``piece`` of a tile's
-    width: whole dense chunks first, then narrow chunks for the rest."""
-    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
-    cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))
-    cdef Py_ssize_t full_chunks = width // chunk_len
-    cdef Py_ssize_t t
+                      Py_ssize_t n_rows, Py_ssize_t width, const floating* x,
+                      Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
+                      const floating* w_packed, const floating* bias, const Geometry* g) noexcept nogil:
+    """Output channels [co, co + CO_BLOCK) over chunk ``piece`` of an item.
+
+    With DENSE_VECS rows, chunk j is vector column j of every row in one
+    dense block.  Otherwise each row is cut into runs of DENSE_VECS vectors
+    for the dense block and single vectors for the narrow one.
+    """
+    cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t runs = row_runs(width, lanes)
+    cdef Py_ssize_t per_row = count_pieces(1, width, lanes)
+    cdef Py_ssize_t row, vector
+    cdef Chunk chunk
     cdef dense_block wide
     cdef narrow_block narrow
     w_packed += co * g.c_in_group * g.kh * g.kw
-    if piece < full_chunks:
-        t = piece * chunk_len
-        dense_chunk(&wide, out + co * out_plane + t, out_plane, chunk_len, x + t,
-                    channel_step, tap_offsets, w_packed, bias + co, g)
+    out += co * out_plane
+    if n_rows == DENSE_VECS:
+        row, vector = 0, piece
+        chunk.x_step, chunk.vec_step = g.row_len, g.w_out
     else:
-        t = full_chunks * chunk_len + (piece - full_chunks) * narrow_len
-        dense_chunk(&narrow, out + co * out_plane + t, out_plane, min(narrow_len, width - t),
-                    x + t, channel_step, tap_offsets, w_packed, bias + co, g)
+        row, vector = piece // per_row, piece % per_row
+        vector = vector * DENSE_VECS if vector < runs else vector + runs * (DENSE_VECS - 1)
+        chunk.x_step, chunk.vec_step = lanes, lanes
+    chunk.x = row * g.row_len + vector * lanes
+    chunk.out = row * g.w_out + vector * lanes
+    chunk.keep = min(lanes, width - vector * lanes)
+    if n_rows == DENSE_VECS or piece % per_row < runs:
+        dense_chunk(&wide, &chunk, x, out, out_plane, channel_step, tap_offsets, w_packed,
+                    bias + co, g)
+    else:
+        dense_chunk(&narrow, &chunk, x, out, out_plane, channel_step, tap_offsets, w_packed,
+                    bias + co, g)
 
 
-cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
+cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t n_rows, Py_ssize_t width,
                       const floating* x, Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias,
                       const Geometry* g) noexcept nogil:
-    """Every output channel of one group over ``width`` points of a tile.
+    """Every output channel of one group over an item's rows and points.
 
     Channel block outermost: its weights stay in L1 while the tile's pieces
     stream past from L2.  (Measured here against the other orders: piece
@@ -341,14 +425,12 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t width,
     strided and float64, 4% faster on tcn-dense only; splitting the input
     channels into L1-sized passes, as a GEMM would, was slower still.)
     """
-    cdef Py_ssize_t chunk_len = CHUNK_BYTES // sizeof(floating)
-    cdef Py_ssize_t narrow_len = sizeof(narrow_block) // (CO_BLOCK * sizeof(floating))
-    cdef Py_ssize_t rest = width % chunk_len
-    cdef Py_ssize_t n_pieces = width // chunk_len + (rest + narrow_len - 1) // narrow_len
+    cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t n_pieces = count_pieces(n_rows, width, lanes)
     cdef Py_ssize_t piece, block
     for block in range(g.c_out_group // CO_BLOCK):
         for piece in range(n_pieces):
-            dense_piece(piece, block * CO_BLOCK, out, out_plane, width, x, channel_step,
+            dense_piece(piece, block * CO_BLOCK, out, out_plane, n_rows, width, x, channel_step,
                         tap_offsets, w_packed, bias, g)
 
 
@@ -373,15 +455,16 @@ cdef bint reads_input_in_place(const Geometry* g, Py_ssize_t out_row, Py_ssize_t
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
                          const floating* x, const floating* weights, const floating* bias,
                          floating* out, const Geometry* g) noexcept nogil:
-    """Output row and time tile ``item`` of one batch entry, every channel.
+    """Output rows and time tile ``item`` of one batch entry, every channel.
 
     ``weights`` are packed for the dense kernel when the channels per group
     split into whole blocks (``dense``), else in PyTorch's layout.
     """
     cdef Py_ssize_t tile_index = item % g.n_tiles
     item //= g.n_tiles
-    cdef Py_ssize_t out_row = item % g.h_out
-    cdef Py_ssize_t n = item // g.h_out
+    cdef Py_ssize_t row0 = (item % g.row_groups) * g.rows
+    cdef Py_ssize_t n = item // g.row_groups
+    cdef Py_ssize_t n_rows = min(g.rows, g.h_out - row0)
     cdef Py_ssize_t t0 = tile_index * g.tile_width
     cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
     cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
@@ -391,27 +474,26 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
     cdef const floating* start
     cdef const Py_ssize_t* offsets
     cdef Py_ssize_t channel_step, grp, co
-    cdef floating* out_row_start
+    cdef floating* out_start = out + n * g.c_out * out_plane + row0 * g.w_out + t0
 
-    if not g.dense and reads_input_in_place(g, out_row, first, width):
+    if not g.dense and reads_input_in_place(g, row0, first, width):
         # No copy: the thin kernel's memory-bound work streams through the
         # data once.  (The dense kernel keeps the tile: its rows sit close
         # together, where the input's channel planes would alias in cache.)
-        start = image + (out_row * g.stride_h - g.pad_top) * g.w_in + first
+        start = image + (row0 * g.stride_h - g.pad_top) * g.w_in + first
         channel_step, offsets = g.h_in * g.w_in, taps.input_offsets
     else:
-        load_tile(tile, image, g, out_row, t0, width)
+        load_tile(tile, image, g, row0, n_rows, t0, width)
         start, channel_step, offsets = tile, g.channel_len, taps.tile_offsets
-    out_row_start = out + n * g.c_out * out_plane + out_row * g.w_out + t0
     for grp in range(g.groups):
         if g.dense:
-            dense_group(out_row_start + grp * g.c_out_group * out_plane, out_plane, width,
+            dense_group(out_start + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
                         start + grp * g.c_in_group * channel_step, channel_step, offsets,
                         weights + grp * g.c_out_group * g.c_in_group * n_taps,
                         bias + grp * g.c_out_group, g)
-        else:
+        else:  # one row per item
             for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
-                thin_row(out_row_start + co * out_plane, width,
+                thin_row(out_start + co * out_plane, width,
                          start + grp * g.c_in_group * channel_step, channel_step, offsets,
                          weights + co * g.c_in_group * n_taps, bias + co, g)
 
@@ -427,9 +509,10 @@ cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t 
     return n_phases[0] - 1
 
 
-cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets,
-                       Py_ssize_t* input_offsets) noexcept nogil:
-    """Which input phases a tile keeps, and where in it each tap reads.
+cdef void lay_out_tile(Geometry* g, Py_ssize_t line_points, Py_ssize_t* phases,
+                       Py_ssize_t* tap_offsets, Py_ssize_t* input_offsets) noexcept nogil:
+    """Which input phases a tile keeps, and where in it each tap reads; a
+    run is padded to whole cache lines of ``line_points`` values.
 
     Tap kw of output point t reads input phase (kw*d) % s at t + (kw*d) // s,
     so a tile keeps only the phases some tap reads: at most KW of them,
@@ -437,17 +520,17 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets,
     """
     cdef Py_ssize_t kh, kw, slot
     g.reach = ((g.kw - 1) * g.dilation_w) // g.stride_w
-    g.phase_len = g.tile_width + g.reach
+    g.phase_len = (g.tile_width + g.reach + line_points - 1) // line_points * line_points
     g.n_phases = 0
     for kw in range(g.kw):
         slot = phase_slot(phases, &g.n_phases, (kw * g.dilation_w) % g.stride_w)
         tap_offsets[kw] = slot * g.phase_len + (kw * g.dilation_w) // g.stride_w
     g.phases = phases
     g.row_len = g.n_phases * g.phase_len
-    g.channel_len = g.kh * g.row_len
+    g.channel_len = g.kh * g.rows * g.row_len
     for kh in range(1, g.kh):
         for kw in range(g.kw):
-            tap_offsets[kh * g.kw + kw] = kh * g.row_len + tap_offsets[kw]
+            tap_offsets[kh * g.kw + kw] = kh * g.rows * g.row_len + tap_offsets[kw]
     for kh in range(g.kh):
         for kw in range(g.kw):
             input_offsets[kh * g.kw + kw] = kh * g.dilation_h * g.w_in + kw * g.dilation_w
@@ -456,12 +539,13 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t* phases, Py_ssize_t* tap_offsets,
 cdef void run_convolution(const floating* x, const floating* weights, const floating* bias,
                           floating* out, Geometry* g, Py_ssize_t batch, int num_threads) except *:
     """Lay out the tiles and run every work item, on a team of threads or not."""
-    cdef Py_ssize_t chunk_points = TILE_QUANTUM // sizeof(floating)
+    cdef Py_ssize_t chunk_points = (VECTOR_BYTES if g.dense else THIN_CHUNK_BYTES) // sizeof(floating)
     # Whole chunks per tile, so that a chunk never reads past the tile.
     g.tile_width = (g.tile_width + chunk_points - 1) // chunk_points * chunk_points
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
-    cdef Py_ssize_t n_items = batch * g.h_out * g.n_tiles
+    g.row_groups = (g.h_out + g.rows - 1) // g.rows
+    cdef Py_ssize_t n_items = batch * g.row_groups * g.n_tiles
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
     # phases, then the tile's and the input's tap offsets
@@ -469,12 +553,15 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     cdef Taps taps
     cdef floating* tiles = NULL
     cdef Py_ssize_t tile_len = 0, item
+    cdef floating* first_tile = NULL
     if offsets != NULL:
         taps.tile_offsets = offsets + g.kw
         taps.input_offsets = offsets + g.kw + g.kh * g.kw
-        lay_out_tile(g, offsets, offsets + g.kw, offsets + g.kw + g.kh * g.kw)
-        tile_len = g.c_in * g.channel_len
-        tiles = <floating*> malloc(team * tile_len * sizeof(floating))
+        lay_out_tile(g, CACHE_LINE // sizeof(floating), offsets, offsets + g.kw,
+                     offsets + g.kw + g.kh * g.kw)
+        tile_len = g.c_in * g.channel_len  # whole cache lines, as every row is
+        tiles = <floating*> malloc(team * tile_len * sizeof(floating) + CACHE_LINE)
+        first_tile = <floating*> ((<uintptr_t> tiles + CACHE_LINE - 1) // CACHE_LINE * CACHE_LINE)
     if tiles == NULL:
         free(offsets)
         raise MemoryError("fastdilate: no memory for the per-thread input tiles")
@@ -482,12 +569,12 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     if use_threads:
         with nogil, parallel(num_threads=team):
             for item in prange(n_items, schedule="static"):
-                conv_work_item(item, tiles + threadid() * tile_len, &taps,
+                conv_work_item(item, first_tile + threadid() * tile_len, &taps,
                                x, weights, bias, out, g)
     else:  # no thread team at all: small problems, and forked children
         with nogil:
             for item in range(n_items):
-                conv_work_item(item, tiles, &taps, x, weights, bias, out, g)
+                conv_work_item(item, first_tile, &taps, x, weights, bias, out, g)
     free(offsets)
     free(tiles)
 
@@ -536,6 +623,8 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
     g.kh, g.kw, g.c_in_group = kernel_h, kernel_w, g.c_in // groups
     g.groups, g.c_out_group = groups, g.c_out // groups
     g.dense = g.c_out_group % CO_BLOCK == 0
+    # The dense kernel takes DENSE_VECS rows at a time where there are that many.
+    g.rows = DENSE_VECS if g.dense and g.h_out >= DENSE_VECS else 1
     g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
     g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
     g.tile_width = tile_width

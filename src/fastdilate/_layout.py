@@ -19,14 +19,17 @@ def thread_count(requested, macs):
     return 1 if macs < SERIAL_MACS else requested
 
 
-def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads):
+def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads,
+               dense):
     """Output points per work item along the last axis.
 
     As many as fit the tile budget, but not fewer than the taps' reach
     (up to MAX_TILE_POINTS), else the halo would be copied more often than
-    the data; and cut so that every thread gets work.
+    the data; and cut so that every thread gets work.  A whole number of
+    the chunks that the (dense or thin) kernel computes.
     """
-    chunk = core.TILE_QUANTUM_BYTES // itemsize
+    quantum = core.DENSE_TILE_QUANTUM_BYTES if dense else core.THIN_TILE_QUANTUM_BYTES
+    chunk = quantum // itemsize
     reach = (kernel_w - 1) * dilation_w // stride_w
     phases = len({k * dilation_w % stride_w for k in range(kernel_w)})
     fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach

@@ -2,12 +2,14 @@
  * a register block of ROWS output channels x VECS vectors of time points,
  * updated with one outer product per (input channel, tap):
  *
- *   block[r][t] += w[r] * x[t]   for r < ROWS, t < VECS * lanes
+ *   block[r][j] += w[r] * x[j]   for r < ROWS, j < VECS (vectors)
  *
+ * The vectors are a run of consecutive points, or one from each of VECS
+ * output rows of an image (x_step and vec_step say where they lie).
  * Three shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
- * same rows, one vector: the points a tile's width leaves after whole dense
- * chunks, so short rows waste no work) and "thin" (1 row, for one channel
- * at a time, wide to spread each tap's overhead).  A vector is
+ * same rows, one vector: what a single row leaves after whole dense runs,
+ * so short rows waste no work) and "thin" (1 row, for one channel at a
+ * time, wide to spread each tap's overhead).  A vector is
  * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
  * affords twice the vectors per dense block:
  *
@@ -36,12 +38,12 @@
 #define FD_DENSE_VECS 3
 #define FD_THIN_VECS 6
 
-/* Points per chunk of each kernel, in bytes; a tile holds whole chunks of
- * both (the larger is a multiple of the smaller); and the float32 values
- * of the larger block, to size a buffer for either. */
+/* Bytes of points in a dense run and a thin chunk.  A tile holds whole thin
+ * chunks, or for the dense kernel whole vectors (its narrow block finishes
+ * what the runs leave).  And the float32 values of the largest block, to
+ * size a buffer for any. */
 #define FD_DENSE_CHUNK_BYTES (FD_DENSE_VECS * FD_VECTOR_BYTES)
 #define FD_THIN_CHUNK_BYTES (FD_THIN_VECS * FD_VECTOR_BYTES)
-#define FD_TILE_QUANTUM_BYTES FD_THIN_CHUNK_BYTES
 #define FD_BLOCK_FLOATS (FD_DENSE_ROWS * FD_DENSE_CHUNK_BYTES / 4)
 
 /* -DFD_VECTOR_EXTENSIONS=0 builds the plain-loop path with GCC too, to
@@ -73,7 +75,7 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 #define FD_BLOCK_INIT(V, SUFFIX) a[r * VECS + j] = fd_splat_##SUFFIX(bias[r])
 #define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
     V xs[VECS];                                                                   \
-    for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * (int) (sizeof(V) / sizeof(*x))); \
+    for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * x_step);    \
     /* scalar * vector: the compiler broadcasts w[r] straight from memory */  \
     for (int r = 0; r < ROWS; r++)                                                \
         for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
@@ -85,12 +87,13 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
     const int lanes = (int) (sizeof(V) / sizeof(*x));                             \
     for (int r = 0; r < ROWS; r++)                                                \
         for (int j = 0; j < VECS; j++)                                            \
-            for (int i = 0; i < lanes; i++) a[r * VECS + j].e[i] += w[r] * x[j * lanes + i];
+            for (int i = 0; i < lanes; i++) a[r * VECS + j].e[i] += w[r] * x[j * x_step + i];
 #endif
 
 /* init: every accumulator of row r starts at bias[r];
- * update: one outer product of w[0..ROWS) and x[0..VECS*lanes);
- * store: row r to out + r * row_step. */
+ * update: one outer product of w[0..ROWS) and the VECS vectors at
+ *   x + j * x_step (x_step = lanes: one run of VECS * lanes points);
+ * store: row r's vector j to out + r * row_step + j * vec_step. */
 #define FD_DEFINE_BLOCK_OPS(KIND, ROWS_, VECS_, T, V, SUFFIX)                     \
 static inline void fd_##KIND##_init_##SUFFIX(fd_##KIND##_block* block, const T* bias) { \
     enum { ROWS = ROWS_, VECS = VECS_ };                                          \
@@ -98,24 +101,34 @@ static inline void fd_##KIND##_init_##SUFFIX(fd_##KIND##_block* block, const T* 
     for (int r = 0; r < ROWS; r++)                                                \
         for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }             \
 }                                                                                 \
-static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T* x, const T* w) { \
+static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T* x,   \
+                                               ptrdiff_t x_step, const T* w) {   \
     enum { ROWS = ROWS_, VECS = VECS_ };                                          \
     V* a = block->SUFFIX;                                                         \
     FD_BLOCK_UPDATE(V, SUFFIX)                                                    \
 }                                                                                 \
 static inline void fd_##KIND##_store_##SUFFIX(const fd_##KIND##_block* block, T* out, \
-                                              ptrdiff_t row_step) {               \
+                                              ptrdiff_t row_step, ptrdiff_t vec_step) { \
     /* a vector at a time, so each is one store straight from its register */ \
-    const int lanes = (int) (sizeof(V) / sizeof(T));                              \
     for (int r = 0; r < ROWS_; r++)                                               \
         for (int j = 0; j < VECS_; j++)                                           \
-            memcpy(out + r * row_step + j * lanes, &block->SUFFIX[r * VECS_ + j], sizeof(V)); \
+            memcpy(out + r * row_step + j * vec_step, &block->SUFFIX[r * VECS_ + j], sizeof(V)); \
 }
 
 #define FD_DEFINE_BLOCK(KIND, ROWS, VECS)                                         \
 typedef union { fd_f32v f32[(ROWS) * (VECS)]; fd_f64v f64[(ROWS) * (VECS)]; } fd_##KIND##_block; \
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, float, fd_f32v, f32)                        \
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
+
+/* A hint to fetch the cache line at p into L2 ahead of a copy. */
+#if defined(__GNUC__) || defined(__clang__)
+#define fd_prefetch(p) __builtin_prefetch((p), 0, 2)
+#elif defined(_M_X64)
+#include <xmmintrin.h>
+#define fd_prefetch(p) _mm_prefetch((const char*) (p), _MM_HINT_T1)
+#else
+#define fd_prefetch(p) ((void) (p))
+#endif
 
 FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
 FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
