@@ -461,6 +461,36 @@ def test_long_inputs_read_in_place_and_through_tiles_agree_with_numpy(
                          padding_mode=padding_mode)
 
 
+# The thin kernel computes a tile's outputs in place from where their taps
+# leave the left padding, and through the tile for the padded edges and for
+# the tail whose whole chunks would read past the input: any lengths,
+# paddings and reaches put those seams anywhere in a chunk.
+@st.composite
+def seam_cases(draw):
+    kernel, dilation = draw(st.integers(1, 4)), draw(st.integers(1, 40))
+    reach = dilation * (kernel - 1)
+    length = reach + draw(st.integers(1, 3000))
+    padding = (draw(st.integers(0, reach + 120)), draw(st.integers(0, reach + 120)))
+    mode = draw(st.sampled_from(PADDING_MODES))
+    if max(padding) >= length:  # beyond what reflect and circular padding allow
+        mode = "zeros"
+    groups = draw(st.sampled_from([1, 3]))
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = random_array(rng, (draw(st.integers(1, 2)), groups, length), dtype)
+    w = random_array(rng, (groups, 1, kernel), dtype)
+    return x, w, dict(padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
+
+
+@sweep(150)
+@given(seam_cases())
+def test_in_place_and_tiled_seams_agree_with_numpy_for_any_thread_count(case):
+    x, w, kwargs = case
+    one = fd.conv1d(x, w, **kwargs, num_threads=1)
+    assert_bitwise_equal(one, fd.conv1d(x, w, **kwargs, num_threads=2))
+    assert_matches_numpy(one, x, w, **kwargs)
+
+
 # Many output channels take the dense kernel: whole chunks, then narrow
 # chunks, then a partial one; every output length below splits differently.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -586,3 +586,74 @@ def test_adversarial_shapes_in_a_subprocess(name):
     returncode, stdout, stderr = run_isolated(CHILD.format(call=code))
     assert returncode == 0, f"the child crashed ({returncode}): {stderr[-2000:]}"
     assert stdout in accepted, f"{code} printed {stdout!r}; expected one of {accepted}"
+
+
+# ------------------------------------------------------- reads within bounds
+# An input whose first or last byte touches a page that may not be read: a
+# kernel that reads one value outside the array (a whole chunk computed past
+# the end of a row, a tap before its start) dies with a segfault here, where
+# elsewhere it would read garbage it then throws away.
+GUARDED_CHILD = """
+import ctypes, itertools, mmap
+import numpy as np
+import fastdilate as fd
+
+libc = ctypes.CDLL(None)
+libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+PAGE, PROT_NONE = mmap.PAGESIZE, 0
+buffers = []
+
+def guarded(array, side):
+    '''A copy of ``array`` that ends just before (side "after") or starts
+    just after (side "before") a page that may not be read.'''
+    pages = -(-array.nbytes // PAGE) + 1
+    buffer = mmap.mmap(-1, (pages + 1) * PAGE)
+    buffers.append(buffer)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    guard = pages if side == "after" else 0
+    assert libc.mprotect(base + guard * PAGE, PAGE, PROT_NONE) == 0
+    offset = pages * PAGE - array.nbytes if side == "after" else PAGE
+    copy = np.frombuffer(buffer, array.dtype, array.size, offset).reshape(array.shape)
+    copy[...] = array
+    return copy
+
+rng = np.random.default_rng(0)
+cases = 0
+for dtype, side, threads in itertools.product((np.float32, np.float64), ("after", "before"), (1, 2)):
+    for op, c_in, c_out, groups, shape, kernel, kwargs in {calls}:
+        x = rng.standard_normal((1, c_in) + shape).astype(dtype)
+        w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+        got = op(guarded(x, side), w, groups=groups, num_threads=threads, **kwargs)
+        assert np.array_equal(got, op(x, w, groups=groups, num_threads=threads, **kwargs))
+        cases += 1
+print("ok", cases)
+"""
+
+GUARDED_CALLS = [
+    # thin kernel, read in place between padded edges (conv1d, depthwise)
+    (fd_op, 3, 3, 3, (length,), (3,), dict(dilation=5, padding=padding))
+    for fd_op in ["fd.conv1d"]
+    for length in (95, 96, 97, 191, 192, 193, 1000, 4097)
+    for padding in (0, (7, 0), (0, 7), "same")
+] + [
+    # dense kernel: runs and single vectors of one row; rows of three in 2-D
+    ("fd.conv1d", 4, 16, 1, (length,), (3,), dict(dilation=3, padding=padding))
+    for length in (47, 48, 49, 1000) for padding in (0, "same")
+] + [
+    ("fd.conv2d", 4, 16, 1, (7, width), (3, 3), dict(dilation=2, padding=padding))
+    for width in (15, 16, 17, 49, 100) for padding in (0, "same")
+] + [
+    ("fd.conv1d", 2, 2, 2, (1001,), (3,), dict(stride=2, dilation=4)),
+    ("fd.conv1d", 2, 16, 1, (1001,), (3,), dict(stride=3, dilation=4, padding=5)),
+]
+
+
+def test_no_kernel_reads_outside_the_input():
+    if not hasattr(__import__("mmap"), "PROT_READ"):
+        pytest.skip("needs mmap with page protection (POSIX)")
+    calls = "[" + ", ".join(
+        f"({op}, {c_in}, {c_out}, {groups}, {shape}, {kernel}, {kwargs!r})"
+        for op, c_in, c_out, groups, shape, kernel, kwargs in GUARDED_CALLS) + "]"
+    returncode, stdout, stderr = run_isolated(GUARDED_CHILD.replace("{calls}", calls))
+    assert returncode == 0, f"the child crashed ({returncode}): {stderr[-2000:]}"
+    assert stdout == f"ok {8 * len(GUARDED_CALLS)}"

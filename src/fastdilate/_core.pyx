@@ -138,8 +138,9 @@ cdef struct Geometry:
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
     # Work items: ``rows`` output rows (the last group may have fewer) x
-    # tile_width output points.
-    Py_ssize_t rows, row_groups, tile_width, n_tiles
+    # tile_width output points, a multiple of the kernel's chunk of
+    # ``quantum`` points.
+    Py_ssize_t rows, row_groups, tile_width, n_tiles, quantum
     # Tile layout: each (channel, kernel row, output row of the item) holds
     # n_phases runs of phase_len values, run i being input phase phases[i]
     # (mod stride_w); row_len values in all.
@@ -178,19 +179,22 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
     """Fill one (channel, kernel row) of the tile from an input row.
 
     Run i holds src[first + m*stride_w + phases[i]] for the m that the
-    tile's ``width`` outputs read, and zeros after them (whole chunks are
-    computed, so every value must be set); ``src`` is NULL for a row that
-    lies in zero padding.
+    tile's ``width`` outputs read, and zeros after them up to where the
+    kernel's whole chunks read (every value it reads must be set, and only
+    those: an edge of a few points may sit in a long tile); ``src`` is NULL
+    for a row that lies in zero padding.
     """
     cdef Py_ssize_t s = g.stride_w, size = g.w_in
     cdef Py_ssize_t used = min(width + g.reach, g.phase_len)
+    cdef Py_ssize_t read = min((width + g.quantum - 1) // g.quantum * g.quantum + g.reach,
+                               g.phase_len)
     cdef Py_ssize_t i, m, m_lo, m_hi, col, start
     cdef floating* out
     for i in range(g.n_phases):
         out = dst + i * g.phase_len
         start = first + g.phases[i]
         if src == NULL:
-            for m in range(g.phase_len):
+            for m in range(read):
                 out[m] = 0
             continue
         # Columns [m_lo, m_hi) lie inside the row and are copied as they are.
@@ -213,7 +217,7 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         for m in range(m_hi, used):
             col = source_index(start + m * s, size, g.padding_mode)
             out[m] = 0 if col < 0 else src[col]
-        for m in range(used, g.phase_len):
+        for m in range(used, read):
             out[m] = 0
 
 
@@ -436,20 +440,75 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t n_rows, Py
 
 cdef struct Taps:
     # Where the kernels read a work item's input: channel c's tap k is at
-    # start + c * channel_step + offsets[k], in the tile or, for a tile that
-    # needs no padding and no phases, in the input itself.
+    # start + c * channel_step + offsets[k], in the tile or, where the thin
+    # kernel reads an unpadded stride-1 stretch, in the input itself.
     const Py_ssize_t* tile_offsets
     const Py_ssize_t* input_offsets
 
 
-cdef bint reads_input_in_place(const Geometry* g, Py_ssize_t out_row, Py_ssize_t first,
-                               Py_ssize_t width) noexcept nogil:
-    """Whether every value a full tile reads lies inside the input, in
-    order: stride 1 along the row, and no padding within reach."""
-    cdef Py_ssize_t top = out_row * g.stride_h - g.pad_top
-    return (g.stride_w == 1 and width == g.tile_width and first >= 0
-            and first + g.phase_len <= g.w_in
-            and top >= 0 and top + (g.kh - 1) * g.dilation_h < g.h_in)
+cdef Py_ssize_t in_place_points(const Geometry* g, Py_ssize_t row, Py_ssize_t t,
+                                Py_ssize_t width) noexcept nogil:
+    """How many of the outputs [t, t + width) of ``row`` the thin kernel may
+    compute reading the input in place, 0 for none: stride 1 along the row,
+    and every value its whole chunks read inside the input."""
+    cdef Py_ssize_t top = row * g.stride_h - g.pad_top
+    cdef Py_ssize_t first = t - g.pad_left
+    cdef Py_ssize_t room = g.w_in - first - g.reach  # outputs whose taps all fit
+    if (g.stride_w != 1 or first < 0 or room < g.quantum
+            or top < 0 or top + (g.kh - 1) * g.dilation_h >= g.h_in):
+        return 0
+    if (width + g.quantum - 1) // g.quantum * g.quantum <= room:
+        return width
+    return room // g.quantum * g.quantum
+
+
+cdef Py_ssize_t tiled_points(const Geometry* g, Py_ssize_t t, Py_ssize_t width) noexcept nogil:
+    """How many of the outputs [t, t + width) to compute through the tile,
+    where in_place_points found none: up to the left padding's end (in place
+    may follow), else all of them."""
+    if g.stride_w == 1 and t < g.pad_left:
+        return min(width, g.pad_left - t)
+    return width
+
+
+cdef void thin_span(floating* out, Py_ssize_t width, const floating* start,
+                    Py_ssize_t channel_step, const Py_ssize_t* offsets,
+                    const floating* weights, const floating* bias, const Geometry* g) noexcept nogil:
+    """Every output channel over ``width`` points of one row, from ``out``
+    (in channel 0), reading channel c's tap k at start + c * channel_step +
+    offsets[k]."""
+    cdef Py_ssize_t out_plane = g.h_out * g.w_out
+    cdef Py_ssize_t n_taps = g.kh * g.kw
+    cdef Py_ssize_t grp, co
+    for grp in range(g.groups):
+        for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
+            thin_row(out + co * out_plane, width,
+                     start + grp * g.c_in_group * channel_step, channel_step, offsets,
+                     weights + co * g.c_in_group * n_taps, bias + co, g)
+
+
+cdef void thin_item(floating* tile, const Taps* taps, const floating* image,
+                    const floating* weights, const floating* bias, floating* out_row,
+                    const Geometry* g, Py_ssize_t row, Py_ssize_t t0, Py_ssize_t width) noexcept nogil:
+    """Outputs [t0, t0 + width) of ``row`` (``out_row`` is its start in
+    channel 0).  Where the taps lie inside the input they are read in place,
+    so that this memory-bound work streams through the data once; the
+    padded edges go through the tile.  (The dense kernel always copies: its
+    tile rows sit close together, where the input's channel planes would
+    alias in cache.)"""
+    cdef Py_ssize_t plane = g.h_in * g.w_in
+    cdef Py_ssize_t t = t0, end = t0 + width, n
+    while t < end:
+        n = in_place_points(g, row, t, end - t)
+        if n > 0:
+            thin_span(out_row + t, n,
+                      image + (row * g.stride_h - g.pad_top) * g.w_in + t - g.pad_left, plane,
+                      taps.input_offsets, weights, bias, g)
+        else:
+            n = tiled_points(g, t, end - t)
+            load_tile(tile, image, g, row, 1, t, n)
+            thin_span(out_row + t, n, tile, g.channel_len, taps.tile_offsets, weights, bias, g)
+        t += n
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
@@ -467,35 +526,20 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
     cdef Py_ssize_t n_rows = min(g.rows, g.h_out - row0)
     cdef Py_ssize_t t0 = tile_index * g.tile_width
     cdef Py_ssize_t width = min(g.tile_width, g.w_out - t0)
-    cdef Py_ssize_t first = t0 * g.stride_w - g.pad_left
     cdef Py_ssize_t out_plane = g.h_out * g.w_out
     cdef Py_ssize_t n_taps = g.kh * g.kw
     cdef const floating* image = x + n * g.c_in * g.h_in * g.w_in
-    cdef const floating* start
-    cdef const Py_ssize_t* offsets
-    cdef Py_ssize_t channel_step, grp, co
-    cdef floating* out_start = out + n * g.c_out * out_plane + row0 * g.w_out + t0
-
-    if not g.dense and reads_input_in_place(g, row0, first, width):
-        # No copy: the thin kernel's memory-bound work streams through the
-        # data once.  (The dense kernel keeps the tile: its rows sit close
-        # together, where the input's channel planes would alias in cache.)
-        start = image + (row0 * g.stride_h - g.pad_top) * g.w_in + first
-        channel_step, offsets = g.h_in * g.w_in, taps.input_offsets
-    else:
-        load_tile(tile, image, g, row0, n_rows, t0, width)
-        start, channel_step, offsets = tile, g.channel_len, taps.tile_offsets
+    cdef floating* out_row = out + n * g.c_out * out_plane + row0 * g.w_out
+    cdef Py_ssize_t grp
+    if not g.dense:  # one row per item
+        thin_item(tile, taps, image, weights, bias, out_row, g, row0, t0, width)
+        return
+    load_tile(tile, image, g, row0, n_rows, t0, width)
     for grp in range(g.groups):
-        if g.dense:
-            dense_group(out_start + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
-                        start + grp * g.c_in_group * channel_step, channel_step, offsets,
-                        weights + grp * g.c_out_group * g.c_in_group * n_taps,
-                        bias + grp * g.c_out_group, g)
-        else:  # one row per item
-            for co in range(grp * g.c_out_group, (grp + 1) * g.c_out_group):
-                thin_row(out_start + co * out_plane, width,
-                         start + grp * g.c_in_group * channel_step, channel_step, offsets,
-                         weights + co * g.c_in_group * n_taps, bias + co, g)
+        dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
+                    tile + grp * g.c_in_group * g.channel_len, g.channel_len, taps.tile_offsets,
+                    weights + grp * g.c_out_group * g.c_in_group * n_taps,
+                    bias + grp * g.c_out_group, g)
 
 
 cdef Py_ssize_t phase_slot(Py_ssize_t* phases, Py_ssize_t* n_phases, Py_ssize_t phase) noexcept nogil:
@@ -539,9 +583,9 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t line_points, Py_ssize_t* phases,
 cdef void run_convolution(const floating* x, const floating* weights, const floating* bias,
                           floating* out, Geometry* g, Py_ssize_t batch, int num_threads) except *:
     """Lay out the tiles and run every work item, on a team of threads or not."""
-    cdef Py_ssize_t chunk_points = (VECTOR_BYTES if g.dense else THIN_CHUNK_BYTES) // sizeof(floating)
+    g.quantum = (VECTOR_BYTES if g.dense else THIN_CHUNK_BYTES) // sizeof(floating)
     # Whole chunks per tile, so that a chunk never reads past the tile.
-    g.tile_width = (g.tile_width + chunk_points - 1) // chunk_points * chunk_points
+    g.tile_width = (g.tile_width + g.quantum - 1) // g.quantum * g.quantum
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
     g.row_groups = (g.h_out + g.rows - 1) // g.rows
