@@ -1,6 +1,7 @@
-/* The one SIMD operation the micro-kernels need and Cython cannot spell:
- * a register block of ROWS output channels x VECS vectors of time points,
- * updated with one outer product per (input channel, tap):
+/* What the micro-kernels need and Cython cannot spell: a cache prefetch
+ * hint, and the one SIMD operation, a register block of ROWS output
+ * channels x VECS vectors of time points updated with one outer product
+ * per (input channel, tap):
  *
  *   block[r][j] += w[r] * x[j]   for r < ROWS, j < VECS (vectors)
  *
