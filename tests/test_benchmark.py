@@ -357,6 +357,16 @@ def test_a_failing_case_or_peer_is_reported_and_the_run_goes_on(monkeypatch):
     assert "seed-single" in table and "ERROR" in table
 
 
+def test_each_case_runs_at_every_thread_count_in_a_row(monkeypatch):
+    peaks = {"matmul_gflops": {"float32": 1.0, "float64": 1.0}, "copy_gbs": 1.0}
+    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: peaks)
+    monkeypatch.setattr(fdb, "bench_case", lambda case, threads, *args: {
+        "case": case.name, "threads": threads, "error": "not timed"})
+    report = fdb.run_benchmarks(fdb.select_cases("seed-single,tiny-latency"), [1, 2], quick=True)
+    assert [(r["case"], r["threads"]) for r in report["results"]] == [
+        ("seed-single", 1), ("seed-single", 2), ("tiny-latency", 1), ("tiny-latency", 2)]
+
+
 # ----------------------------------------------------------------- memory
 @pytest.mark.skipif(os.name != "posix", reason="ru_maxrss needs the resource module")
 def test_memory_probe_sees_the_output_being_allocated():

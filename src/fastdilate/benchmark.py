@@ -642,7 +642,9 @@ def run_benchmarks(cases, thread_counts, quick=False, progress=_silent):
               "settings": dict(dataclasses.asdict(settings), quick=quick, threads=thread_counts),
               "environment": environment(), "peaks": {}, "results": []}
     peaks_before = _peaks_at(thread_counts, settings, progress)
-    runs = [(case, threads) for threads in thread_counts for case in cases]
+    # Each case at every thread count in a row: the speedup from more
+    # threads then compares timings seconds apart, not minutes.
+    runs = [(case, threads) for case in cases for threads in thread_counts]
     for index, (case, threads) in enumerate(runs, 1):
         progress(f"[{index}/{len(runs)}] {case.name}, {threads} thread(s)")
         report["results"].append(_result_or_error(case, threads, settings, progress))
