@@ -206,6 +206,16 @@ def assert_matches_numpy(got, x, w, b=None, **kwargs):
     assert_close(got, value, bound, expected_dtype(x, w, b))
 
 
+def assert_threads_agree_and_match_numpy(op, x, w, b=None, threads=(2,), **kwargs):
+    """op on one thread matches NumPy, and each of ``threads`` (None: the
+    default) gives the same bits; returns the one-thread result."""
+    one = op(x, w, b, **kwargs, num_threads=1)
+    for count in threads:
+        assert_bitwise_equal(one, op(x, w, b, **kwargs, num_threads=count))
+    assert_matches_numpy(one, x, w, b, **kwargs)
+    return one
+
+
 def taps_touching(op, poisoned, weight_shape, **kwargs):
     """Bool mask of the outputs whose taps read a poisoned input element
     (through any padding copy of it): the reference on the indicator with

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import fastdilate as fd
 from conftest import (LAYOUTS, PADDING_MODES, SERIAL_MACS, Unchanged, assert_bitwise_equal,
-                      assert_matches_numpy, assert_matches_reference, expected_dtype,
-                      output_size, random_array, relayout, resolve_padding, sweep,
+                      assert_matches_numpy, assert_matches_reference,
+                      assert_threads_agree_and_match_numpy, expected_dtype, output_size, random_array, relayout, resolve_padding, sweep,
                       taps_touching)
 from fastdilate import reference
 
@@ -393,12 +393,9 @@ def test_big_case_bitwise_equal_for_1_and_2_threads_and_matches_numpy(name, dtyp
     n, c_in, c_out, length, kernel, kwargs = BIG_CASES[name]
     groups = kwargs.get("groups", 1)
     x, w, b = make(len(name), n, c_in, c_out, length, kernel, groups, dtype=dtype)
-    one = fd.conv1d(x, w, b, **kwargs, num_threads=1)
+    one = assert_threads_agree_and_match_numpy(fd.conv1d, x, w, b, threads=(2, 3, None),
+                                               **kwargs)
     assert one.size * (c_in // groups) * kernel > 4 * SERIAL_MACS  # big enough for threads
-    assert_bitwise_equal(one, fd.conv1d(x, w, b, **kwargs, num_threads=2))
-    assert_bitwise_equal(one, fd.conv1d(x, w, b, **kwargs, num_threads=3))
-    assert_bitwise_equal(one, fd.conv1d(x, w, b, **kwargs))
-    assert_matches_numpy(one, x, w, b, **kwargs)
 
 
 @st.composite
@@ -430,9 +427,7 @@ def medium_conv1d_cases(draw):
 @given(medium_conv1d_cases())
 def test_medium_shapes_match_numpy_for_any_thread_count(case):
     x, w, b, kwargs = case
-    one = fd.conv1d(x, w, b, **kwargs, num_threads=1)
-    assert_bitwise_equal(one, fd.conv1d(x, w, b, **kwargs, num_threads=2))
-    assert_matches_numpy(one, x, w, b, **kwargs)
+    assert_threads_agree_and_match_numpy(fd.conv1d, x, w, b, **kwargs)
 
 
 def test_infinite_weight_on_a_zero_padded_tap_is_nan_like_the_reference():
@@ -486,9 +481,7 @@ def seam_cases(draw):
 @given(seam_cases())
 def test_in_place_and_tiled_seams_agree_with_numpy_for_any_thread_count(case):
     x, w, kwargs = case
-    one = fd.conv1d(x, w, **kwargs, num_threads=1)
-    assert_bitwise_equal(one, fd.conv1d(x, w, **kwargs, num_threads=2))
-    assert_matches_numpy(one, x, w, **kwargs)
+    assert_threads_agree_and_match_numpy(fd.conv1d, x, w, **kwargs)
 
 
 # Many output channels take the dense kernel: whole chunks, then narrow

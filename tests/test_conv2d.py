@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import fastdilate as fd
 from conftest import (LAYOUTS, PADDING_MODES, SERIAL_MACS, Unchanged, assert_bitwise_equal,
-                      assert_matches_numpy, assert_matches_reference, expected_dtype,
-                      output_size, random_array, relayout, resolve_padding, sweep,
+                      assert_matches_numpy, assert_matches_reference,
+                      assert_threads_agree_and_match_numpy, expected_dtype, output_size, random_array, relayout, resolve_padding, sweep,
                       taps_touching)
 from fastdilate import reference
 
@@ -348,12 +348,9 @@ def test_big_case_bitwise_equal_for_1_and_2_threads_and_matches_numpy(name, dtyp
     n, c_in, c_out, size, kernel, kwargs = BIG_CASES[name]
     groups = kwargs.get("groups", 1)
     x, w, b = make(len(name), n, c_in, c_out, size, kernel, groups, dtype=dtype)
-    one = fd.conv2d(x, w, b, **kwargs, num_threads=1)
+    one = assert_threads_agree_and_match_numpy(fd.conv2d, x, w, b, threads=(2, 3, None),
+                                               **kwargs)
     assert one.size * (c_in // groups) * np.prod(kernel) > 4 * SERIAL_MACS
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=2))
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=3))
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs))
-    assert_matches_numpy(one, x, w, b, **kwargs)
 
 
 @st.composite
@@ -388,9 +385,7 @@ def medium_conv2d_cases(draw):
 @given(medium_conv2d_cases())
 def test_medium_shapes_match_numpy_for_any_thread_count(case):
     x, w, b, kwargs = case
-    one = fd.conv2d(x, w, b, **kwargs, num_threads=1)
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=2))
-    assert_matches_numpy(one, x, w, b, **kwargs)
+    assert_threads_agree_and_match_numpy(fd.conv2d, x, w, b, **kwargs)
 
 
 # Many output channels per group: the dense kernel, which takes three output
@@ -429,10 +424,7 @@ def test_dense_rows_match_reference(case):
 @given(dense_conv2d_cases(max_rows=40, max_width=120))
 def test_dense_rows_match_numpy_for_any_thread_count(case):
     x, w, b, kwargs = case
-    one = fd.conv2d(x, w, b, **kwargs, num_threads=1)
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=2))
-    assert_bitwise_equal(one, fd.conv2d(x, w, b, **kwargs, num_threads=3))
-    assert_matches_numpy(one, x, w, b, **kwargs)
+    assert_threads_agree_and_match_numpy(fd.conv2d, x, w, b, threads=(2, 3), **kwargs)
 
 
 # Wide rows with room above and below: the thin kernel reads the inner
@@ -452,6 +444,4 @@ def test_weights_larger_than_l2_agree_with_numpy():
     x = rng.standard_normal((1, 128, 6, 70))
     w = rng.standard_normal((128, 128, 3, 3))
     kwargs = dict(padding="same", dilation=(1, 2))
-    one = fd.conv2d(x, w, num_threads=1, **kwargs)
-    assert_bitwise_equal(one, fd.conv2d(x, w, num_threads=2, **kwargs))
-    assert_matches_numpy(one, x, w, **kwargs)
+    assert_threads_agree_and_match_numpy(fd.conv2d, x, w, **kwargs)
