@@ -62,7 +62,7 @@ class _Plan(NamedTuple):
     result_shape: tuple  # output as the caller gets it
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
-    dense: bool         # the core's dense kernel runs, on packed weights
+    kernel: int         # the core's kernel family (its dense one reads packed weights)
     threads: int
     zero_bias: np.ndarray
 
@@ -86,15 +86,16 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     c_in, c_out, groups = batch_shape[1], w_shape[0], geometry.groups
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
-    dense = _layout.takes_dense_kernel(c_out, groups)
+    kernel = _layout.kernel_family(c_out, groups)
+    dense = kernel == core.DENSE_KERNEL
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                               dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
                               dense)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
-               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
+               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, kernel, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, dense,
+    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, kernel,
                  threads, zero_bias)
 
 
@@ -135,7 +136,8 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         return result
     w_core = np.ascontiguousarray(w, dtype=plan.dtype)
     core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
-                        _layout.packed_weight(w_core, plan.groups) if plan.dense else w_core.ravel(),
+                        (_layout.packed_weight(w_core, plan.groups)
+                         if plan.kernel == core.DENSE_KERNEL else w_core.ravel()),
                         plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
                         result.reshape(plan.out_shape), *plan.scalars, plan.threads)
     return result

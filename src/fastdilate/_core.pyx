@@ -63,8 +63,10 @@ cdef enum:
 cnp.import_array()
 fd_watch_fork()
 
-# The blocking, for the planner in _layout.py.
+# The blocking and the kernel families, for the planner in _layout.py.
 DENSE_CO_BLOCK = CO_BLOCK
+THIN_KERNEL = 0
+DENSE_KERNEL = 1
 # Tiles hold whole chunks of the kernel that reads them.
 DENSE_TILE_QUANTUM_BYTES = VECTOR_BYTES
 THIN_TILE_QUANTUM_BYTES = THIN_CHUNK_BYTES
@@ -106,8 +108,8 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
                          floating* out, const Geometry* g) noexcept nogil:
     """Output rows and time tile ``item`` of one batch entry, every channel.
 
-    ``weights`` are packed for the dense kernel when the channels per group
-    split into whole blocks (``dense``), else in PyTorch's layout.
+    ``weights`` are packed for the dense kernel (``dense``), else in
+    PyTorch's layout.
     """
     cdef Py_ssize_t tile_index = item % g.n_tiles
     item //= g.n_tiles
@@ -128,7 +130,7 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
     for grp in range(g.groups):
         dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
                     tile + grp * g.c_in_group * g.channel_len, g.channel_len, taps.tile_offsets,
-                    weights + grp * g.c_out_group * g.c_in_group * n_taps,
+                    weights + grp * g.c_out_packed * g.c_in_group * n_taps,
                     bias + grp * g.c_out_group, g)
 
 
@@ -175,8 +177,15 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     free(tiles)
 
 
+cdef Py_ssize_t packed_channels(Py_ssize_t c_out_group, int kernel):
+    """Output channels per group in the weights that ``kernel`` reads."""
+    if kernel == DENSE_KERNEL:
+        return (c_out_group + CO_BLOCK - 1) // CO_BLOCK * CO_BLOCK
+    return c_out_group
+
+
 cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.ndarray out,
-                    Py_ssize_t kernel_h, Py_ssize_t kernel_w, Py_ssize_t groups):
+                    Py_ssize_t kernel_h, Py_ssize_t kernel_w, Py_ssize_t groups, int kernel):
     """The last line of defence before raw pointers: _api has checked all of
     this, so failing here is a bug in fastdilate, never in the caller."""
     cdef int dtype = cnp.PyArray_TYPE(out)
@@ -187,7 +196,9 @@ cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.nd
             raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
     if (x.ndim != 4 or out.ndim != 4 or x.shape[0] != out.shape[0] or groups < 1
             or kernel_h < 1 or kernel_w < 1 or x.shape[1] % groups or out.shape[1] % groups
-            or weights.size != out.shape[1] * (x.shape[1] // groups) * kernel_h * kernel_w
+            or kernel not in (THIN_KERNEL, DENSE_KERNEL)
+            or weights.size != (groups * packed_channels(out.shape[1] // groups, kernel)
+                                * (x.shape[1] // groups) * kernel_h * kernel_w)
             or bias.size != out.shape[1]):
         raise ValueError("fastdilate core: operand shapes do not agree")
 
@@ -200,25 +211,28 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
                    Py_ssize_t stride_h, Py_ssize_t stride_w,
                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
                    Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
-                   Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
+                   Py_ssize_t groups, int kernel, Py_ssize_t tile_width, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
     All four arrays are C-contiguous and of one dtype, float32 or float64.
-    ``weights`` (see ``_layout.packed_weight``) hold C_out x C_in // groups x
-    KH x KW values: packed as [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
-    when C_out // groups is a multiple of CO_BLOCK, else in PyTorch's order.
+    ``kernel`` is DENSE_KERNEL or THIN_KERNEL.  ``weights`` (see
+    ``_layout.packed_weight``) hold C_out x C_in // groups x KH x KW values:
+    for the dense kernel packed as [groups][C_out // groups / CO_BLOCK]
+    [C_in // groups][KH*KW][CO_BLOCK], each group's channels padded with
+    zero ones to whole blocks; for the thin kernel in PyTorch's order.
     Padding before the input is ``pad_top``/``pad_left``; after it, what the
     output size implies.  1 thread runs without starting a team.  The arrays
     are taken as NumPy arrays rather than typed memoryviews because setting
     up four memoryviews costs more than a small convolution.
     """
-    check_operands(x, weights, bias, out, kernel_h, kernel_w, groups)
+    check_operands(x, weights, bias, out, kernel_h, kernel_w, groups, kernel)
     cdef Geometry g
     g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
     g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
     g.kh, g.kw, g.c_in_group = kernel_h, kernel_w, g.c_in // groups
     g.groups, g.c_out_group = groups, g.c_out // groups
-    g.dense = g.c_out_group % CO_BLOCK == 0
+    g.dense = kernel == DENSE_KERNEL
+    g.c_out_packed = packed_channels(g.c_out_group, kernel)
     # The dense kernel takes DENSE_VECS rows at a time where there are that many.
     g.rows = DENSE_VECS if g.dense and g.h_out >= DENSE_VECS else 1
     g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w

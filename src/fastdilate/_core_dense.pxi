@@ -1,13 +1,15 @@
 # The dense kernel: CO_BLOCK output channels x DENSE_VECS vectors of output
 # points in registers, over every (input channel, tap) of a group, read from
-# the tile.  For C_out // groups a multiple of CO_BLOCK.  Included by _core.pyx.
+# the tile.  Any C_out // groups: the packed weights carry zero channels up to
+# a whole block, and the last block stores only its real rows.  Included by
+# _core.pyx.
 
 cdef struct Chunk:
     # Where a dense or narrow block reads and writes, from the item's tile
     # and output: its vector j reads x + j * x_step (+ the tap's offset),
     # and its row r, vector j goes to out + r * out_plane + j * vec_step,
-    # of which ``keep`` points are kept.
-    Py_ssize_t x, out, x_step, vec_step, keep
+    # of which ``keep`` points of the first ``rows`` rows are kept.
+    Py_ssize_t x, out, x_step, vec_step, keep, rows
 
 
 cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* x,
@@ -30,13 +32,14 @@ cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* 
             block_update(block, x + chunk.x + c * channel_step + tap_offsets[k], chunk.x_step,
                          w_packed + (c * n_taps + k) * CO_BLOCK)
     out += chunk.out
-    if chunk.keep == lanes:
+    if chunk.keep == lanes and chunk.rows == CO_BLOCK:
         block_store(block, out, out_plane, chunk.vec_step)
         return
     # The tile's last vectors: the tile holds whole ones, so the block
-    # computed them whole; keep the first ``keep`` points of each.
+    # computed them whole; keep the first ``keep`` points of each.  And a
+    # group's last block may be part zero channels, which have no output.
     block_store(block, partial, n_vecs * lanes, lanes)
-    for r in range(CO_BLOCK):
+    for r in range(chunk.rows):
         for j in range(n_vecs):
             memcpy(out + r * out_plane + j * chunk.vec_step, partial + (r * n_vecs + j) * lanes,
                    chunk.keep * sizeof(floating))
@@ -55,11 +58,13 @@ cdef Py_ssize_t count_pieces(Py_ssize_t n_rows, Py_ssize_t width, Py_ssize_t lan
     return n_rows * (vectors - row_runs(width, lanes) * (DENSE_VECS - 1))
 
 
-cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, floating* out, Py_ssize_t out_plane,
+cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, Py_ssize_t rows,
+                      floating* out, Py_ssize_t out_plane,
                       Py_ssize_t n_rows, Py_ssize_t width, const floating* x,
                       Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias, const Geometry* g) noexcept nogil:
-    """Output channels [co, co + CO_BLOCK) over chunk ``piece`` of an item.
+    """Output channels [co, co + rows) over chunk ``piece`` of an item, where
+    ``bias`` holds CO_BLOCK values from co.
 
     With DENSE_VECS rows, chunk j is vector column j of every row in one
     dense block.  Otherwise each row is cut into runs of DENSE_VECS vectors
@@ -84,12 +89,13 @@ cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, floating* out, Py_ssize_t
     chunk.x = row * g.row_len + vector * lanes
     chunk.out = row * g.w_out + vector * lanes
     chunk.keep = min(lanes, width - vector * lanes)
+    chunk.rows = rows
     if n_rows == DENSE_VECS or piece % per_row < runs:
         dense_chunk(&wide, &chunk, x, out, out_plane, channel_step, tap_offsets, w_packed,
-                    bias + co, g)
+                    bias, g)
     else:
         dense_chunk(&narrow, &chunk, x, out, out_plane, channel_step, tap_offsets, w_packed,
-                    bias + co, g)
+                    bias, g)
 
 
 cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t n_rows, Py_ssize_t width,
@@ -106,8 +112,17 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t n_rows, Py
     """
     cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
     cdef Py_ssize_t n_pieces = count_pieces(n_rows, width, lanes)
-    cdef Py_ssize_t piece, block
-    for block in range(g.c_out_group // CO_BLOCK):
+    cdef Py_ssize_t piece, block, co, rows, r
+    cdef floating padded_bias[CO_BLOCK]
+    cdef const floating* block_bias
+    for block in range(g.c_out_packed // CO_BLOCK):
+        co = block * CO_BLOCK
+        rows = min(CO_BLOCK, g.c_out_group - co)
+        block_bias = bias + co
+        if rows < CO_BLOCK:  # the zero channels' bias lies past the group's
+            for r in range(CO_BLOCK):
+                padded_bias[r] = bias[co + r] if r < rows else 0
+            block_bias = padded_bias
         for piece in range(n_pieces):
-            dense_piece(piece, block * CO_BLOCK, out, out_plane, n_rows, width, x, channel_step,
-                        tap_offsets, w_packed, bias, g)
+            dense_piece(piece, co, rows, out, out_plane, n_rows, width, x, channel_step,
+                        tap_offsets, w_packed, block_bias, g)

@@ -7,7 +7,9 @@ cdef struct Geometry:
     Py_ssize_t c_in, h_in, w_in, c_out, h_out, w_out
     # Kernel, per-group channel counts.
     Py_ssize_t kh, kw, c_in_group, c_out_group, groups
-    bint dense  # C_out // groups splits into CO_BLOCK blocks: the dense kernel
+    bint dense  # the dense kernel runs, on packed weights
+    # Output channels per group in the packed weights: whole CO_BLOCK blocks.
+    Py_ssize_t c_out_packed
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
     # Work items: ``rows`` output rows (the last group may have fewer) x
@@ -168,6 +170,12 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t line_points, Py_ssize_t* phases,
     g.phases = phases
     g.row_len = g.n_phases * g.phase_len
     g.channel_len = g.kh * g.rows * g.row_len
+    # An odd number of cache lines per channel, so that the same point of
+    # successive channels falls in different cache sets (a power-of-two
+    # stride would put them all in one set, and the kernels read a chunk
+    # of every channel in turn).
+    if g.channel_len // line_points % 2 == 0:
+        g.channel_len += line_points
     for kh in range(1, g.kh):
         for kw in range(g.kw):
             tap_offsets[kh * g.kw + kw] = kh * g.rows * g.row_len + tap_offsets[kw]

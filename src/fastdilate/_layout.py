@@ -14,6 +14,11 @@ TILE_BYTES = 256 * 1024
 MAX_TILE_POINTS = 2048
 
 
+# The dense kernel computes whole blocks of CO_BLOCK channels; under this many
+# per group the thin kernel wastes less.
+DENSE_MIN_CHANNELS = core.DENSE_CO_BLOCK
+
+
 def thread_count(requested, macs):
     """Threads to use: the request, or 1 for a tiny problem."""
     return 1 if macs < SERIAL_MACS else requested
@@ -40,17 +45,25 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
 
-def takes_dense_kernel(c_out, groups):
-    """Whether the output channels of each group split into whole blocks of
-    the core's dense kernel (which then reads packed weights)."""
-    return (c_out // groups) % core.DENSE_CO_BLOCK == 0
+def kernel_family(c_out, groups):
+    """The core's kernel for this channel grouping: the dense one (blocks
+    of output channels, a part-zero block for any remainder) unless a group
+    has fewer output channels than DENSE_MIN_CHANNELS, where zero channels
+    would be most of the work."""
+    return core.DENSE_KERNEL if c_out // groups >= DENSE_MIN_CHANNELS else core.THIN_KERNEL
+
 
 
 def packed_weight(weight, groups):
     """The weights, flat, as the dense kernel reads them:
-    [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK].  (The thin kernel
-    reads them in PyTorch's order.)"""
+    [groups][C_out // groups / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK],
+    each group's output channels padded with zero ones to whole blocks.
+    (The thin kernel reads them in PyTorch's order.)"""
     c_out, c_in_group = weight.shape[:2]
     block = core.DENSE_CO_BLOCK
-    taps = weight.reshape(c_out // block, block, c_in_group, -1)
-    return np.ascontiguousarray(taps.transpose(0, 2, 3, 1)).reshape(-1)
+    per_group = weight.reshape(groups, c_out // groups, c_in_group, -1)
+    padding = -(c_out // groups) % block
+    if padding:
+        per_group = np.pad(per_group, ((0, 0), (0, padding), (0, 0), (0, 0)))
+    blocks = per_group.reshape(groups, -1, block, c_in_group, per_group.shape[-1])
+    return np.ascontiguousarray(blocks.transpose(0, 1, 3, 4, 2)).reshape(-1)
