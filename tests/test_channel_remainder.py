@@ -44,10 +44,10 @@ def remainder_cases(draw, ndim, max_size):
 
 def test_every_channel_count_from_a_block_takes_the_dense_kernel():
     for c_out in range(_layout.DENSE_MIN_CHANNELS, 3 * core.DENSE_CO_BLOCK + 1):
-        assert _layout.kernel_family(c_out, 1) == core.DENSE_KERNEL
-        assert _layout.kernel_family(2 * c_out, 2) == core.DENSE_KERNEL
+        assert _layout.kernel_family(1, c_out, 1, 1, 1) == core.DENSE_KERNEL
+        assert _layout.kernel_family(2, 2 * c_out, 2, 1, 1) == core.DENSE_KERNEL
     for c_out in range(1, _layout.DENSE_MIN_CHANNELS):
-        assert _layout.kernel_family(c_out, 1) == core.THIN_KERNEL
+        assert _layout.kernel_family(1, c_out, 1, 1, 1) == core.THIN_KERNEL
 
 
 def test_packed_weights_pad_each_group_with_zero_channels():

@@ -86,13 +86,16 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     c_in, c_out, groups = batch_shape[1], w_shape[0], geometry.groups
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
-    kernel = _layout.kernel_family(c_out, groups)
-    dense = kernel == core.DENSE_KERNEL
+    kernel = _layout.kernel_family(c_in, c_out, groups, w_shape[2], out_shape[2])
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                               dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
-                              dense)
+                              kernel == core.DENSE_KERNEL)
+    band = _layout.depthwise_band_rows(dtype.itemsize, out_shape[2], out_shape[3], w_shape[3],
+                                       w_shape[2], strides, dilations, out_shape[0] * c_out,
+                                       threads)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
-               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, kernel, tile)
+               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, kernel, tile,
+               band)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
     return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, kernel,

@@ -34,6 +34,7 @@ DENSE_CO_BLOCK: int  # output channels accumulated at once
 # The kernel families conv2d_forward runs (its ``kernel`` argument).
 THIN_KERNEL: int
 DENSE_KERNEL: int
+DEPTHWISE_KERNEL: int
 # A tile is a whole number of these bytes of time points, for each kernel.
 DENSE_TILE_QUANTUM_BYTES: int
 THIN_TILE_QUANTUM_BYTES: int
@@ -62,5 +63,6 @@ def conv2d_forward(
     groups: int,
     kernel: int,
     tile_width: int,
+    band_rows: int,
     num_threads: int,
 ) -> None: ...

@@ -45,12 +45,28 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
 
-def kernel_family(c_out, groups):
-    """The core's kernel for this channel grouping: the dense one (blocks
-    of output channels, a part-zero block for any remainder) unless a group
-    has fewer output channels than DENSE_MIN_CHANNELS, where zero channels
-    would be most of the work."""
+def kernel_family(c_in, c_out, groups, kernel_h, h_out):
+    """The core's kernel for this channel grouping: the depthwise one for a
+    2-D depthwise layer, else the dense one (blocks of output channels, a
+    part-zero block for any remainder) unless a group has fewer output
+    channels than DENSE_MIN_CHANNELS, where zero channels would be most of
+    the work.  (1-D depthwise runs thin, in place.)"""
+    if groups == c_in == c_out and (kernel_h > 1 or h_out > 1):
+        return core.DEPTHWISE_KERNEL
     return core.DENSE_KERNEL if c_out // groups >= DENSE_MIN_CHANNELS else core.THIN_KERNEL
+
+
+def depthwise_band_rows(itemsize, h_out, w_out, kernel_w, kernel_h, stride, dilation, planes,
+                        threads):
+    """Output rows per work item of the depthwise kernel: as many as keep the
+    band's input rows within the tile budget (its halo is copied once per
+    band), and few enough that every thread gets work."""
+    row_bytes = (w_out * stride[1] + (kernel_w - 1) * dilation[1]) * itemsize
+    halo = (kernel_h - 1) * dilation[0]
+    rows = max(1, (TILE_BYTES // row_bytes - halo) // stride[0])
+    if planes * -(-h_out // rows) < 4 * threads:
+        rows = -(-h_out * planes // (4 * threads))
+    return max(1, min(rows, h_out))
 
 
 

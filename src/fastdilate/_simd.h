@@ -7,16 +7,17 @@
  *
  * The vectors are a run of consecutive points, or one from each of VECS
  * output rows of an image (x_step and vec_step say where they lie).
- * Three shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
+ * Four shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
  * same rows, one vector: what a single row leaves after whole dense runs,
- * so short rows waste no work) and "thin" (1 row, for one channel at a
- * time, wide to spread each tap's overhead).  A vector is
+ * so short rows waste no work), "thin" (1 row, for one channel at a
+ * time, wide to spread each tap's overhead) and "tail" (1 x 1: what a row
+ * leaves after whole thin chunks).  A vector is
  * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
  * affords twice the vectors per dense block:
  *
- *   build     vector  dense block             narrow   thin block
- *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6
- *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6
+ *   build     vector  dense block             narrow   thin block  tail
+ *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6       1 x 1
+ *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6       1 x 1
  *
  * GCC and Clang get vector extensions, which become AVX-512 or AVX2 FMAs in
  * those builds and SSE pairs in the baseline build; other compilers (MSVC)
@@ -121,14 +122,18 @@ typedef union { fd_f32v f32[(ROWS) * (VECS)]; fd_f64v f64[(ROWS) * (VECS)]; } fd
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, float, fd_f32v, f32)                        \
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
 
-/* A hint to fetch the cache line at p into L2 ahead of a copy. */
+/* A hint to fetch the cache line at p into L2 ahead of a copy, and one to
+ * fetch it for writing ahead of stores. */
 #if defined(__GNUC__) || defined(__clang__)
 #define fd_prefetch(p) __builtin_prefetch((p), 0, 2)
+#define fd_prefetch_write(p) __builtin_prefetch((p), 1, 2)
 #elif defined(_M_X64)
 #include <xmmintrin.h>
 #define fd_prefetch(p) _mm_prefetch((const char*) (p), _MM_HINT_T1)
+#define fd_prefetch_write(p) _mm_prefetch((const char*) (p), _MM_HINT_T1)
 #else
 #define fd_prefetch(p) ((void) (p))
+#define fd_prefetch_write(p) ((void) (p))
 #endif
 
 FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
@@ -136,5 +141,6 @@ FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
 FD_DEFINE_BLOCK(dense, FD_DENSE_ROWS, FD_DENSE_VECS)
 FD_DEFINE_BLOCK(narrow, FD_DENSE_ROWS, 1)
 FD_DEFINE_BLOCK(thin, 1, FD_THIN_VECS)
+FD_DEFINE_BLOCK(tail, 1, 1)
 
 #endif
