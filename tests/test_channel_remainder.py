@@ -104,3 +104,31 @@ def test_few_outputs_from_many_inputs_match_numpy(c_out, c_in, length, dilation,
     w = random_array(rng, (c_out, c_in, 3), dtype)
     assert_threads_agree_and_match_numpy(fd.conv1d, x, w, threads=(2, 3), dilation=dilation,
                                          padding=padding)
+
+
+# With zero padding, finite weights and no -0.0 bias, the dense kernel leaves
+# out the taps through which a chunk reads only padding.  Such a tap adds an
+# exact zero, so the bits are those of multiplying it: a bias of -0.0 on one
+# channel turns the skipping off for the whole call, and changes nothing on
+# the other channels (nor on that one, but for the sign of zero outputs).
+@sweep(40)
+@given(st.sampled_from([1, 2]), st.integers(8, 20), st.integers(1, 18), st.integers(0, 20),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+def test_skipping_padding_taps_gives_the_bits_of_multiplying_them(ndim, c_out, dilation, pad,
+                                                                 dtype, seed):
+    rng = np.random.default_rng(seed)
+    size = (9, 13) if ndim == 2 else (40,)
+    x = random_array(rng, (2, 3) + size, dtype)
+    w = random_array(rng, (c_out, 3) + (3,) * ndim, dtype)
+    b = random_array(rng, (c_out,), dtype)
+    b[0] = 0.0
+    op = fd.conv2d if ndim == 2 else fd.conv1d
+    kwargs = dict(dilation=dilation, padding=pad)
+    if min(size) + 2 * pad <= 2 * dilation:
+        return  # no output
+    skipped = op(x, w, b, **kwargs)
+    b[0] = -0.0
+    multiplied = op(x, w, b, **kwargs)
+    assert skipped[:, 1:].tobytes() == multiplied[:, 1:].tobytes()
+    assert np.array_equal(skipped[:, 0], multiplied[:, 0])
+    assert_threads_agree_and_match_numpy(op, x, w, b, threads=(2, 3), **kwargs)

@@ -63,6 +63,7 @@ class _Plan(NamedTuple):
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
     kernel: int         # the core's kernel family (its dense one reads packed weights)
+    pads_with_zeros: bool  # the dense kernel on zero padding: it may skip padding taps
     threads: int
     zero_bias: np.ndarray
 
@@ -98,8 +99,10 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                band)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
+    pads_with_zeros = (kernel == core.DENSE_KERNEL and padding_mode == "zeros"
+                       and any(map(any, pads)))
     return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, kernel,
-                 threads, zero_bias)
+                 pads_with_zeros, threads, zero_bias)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -138,11 +141,13 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     if plan.out_shape[0] == 0:
         return result
     w_core = np.ascontiguousarray(w, dtype=plan.dtype)
+    b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
+    skip_padding = plan.pads_with_zeros and _layout.padding_taps_add_zeros(w_core, b_core)
     core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
                         (_layout.packed_weight(w_core, plan.groups)
                          if plan.kernel == core.DENSE_KERNEL else w_core.ravel()),
-                        plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
-                        result.reshape(plan.out_shape), *plan.scalars, plan.threads)
+                        b_core, result.reshape(plan.out_shape), *plan.scalars, skip_padding,
+                        plan.threads)
     return result
 
 

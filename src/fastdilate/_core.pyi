@@ -64,5 +64,6 @@ def conv2d_forward(
     kernel: int,
     tile_width: int,
     band_rows: int,
+    skip_padding: bool,
     num_threads: int,
 ) -> None: ...

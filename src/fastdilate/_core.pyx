@@ -134,7 +134,8 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
         return
     load_tile(tile, image, g, row0, n_rows, t0, width)
     for grp in range(g.groups):
-        dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
+        dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, row0, n_rows,
+                    t0, width,
                     tile + grp * g.c_in_group * g.channel_len, g.channel_len, taps.tile_offsets,
                     weights + grp * g.c_out_packed * g.c_in_group * n_taps,
                     bias + grp * g.c_out_group, g)
@@ -224,7 +225,7 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
                    Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
                    Py_ssize_t groups, int kernel, Py_ssize_t tile_width, Py_ssize_t band_rows,
-                   int num_threads):
+                   bint skip_padding, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
     All four arrays are C-contiguous and of one dtype, float32 or float64.
@@ -235,6 +236,9 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
     for the dense kernel packed as [groups][C_out // groups / CO_BLOCK]
     [C_in // groups][KH*KW][CO_BLOCK], each group's channels padded with
     zero ones to whole blocks; for the others in PyTorch's order.
+    ``skip_padding`` lets the dense kernel leave out taps that read only
+    zero padding: the caller has made sure that they add exact zeros (zero
+    padding mode, finite weights, no -0.0 bias).
     Padding before the input is ``pad_top``/``pad_left``; after it, what the
     output size implies.  1 thread runs without starting a team.  The arrays
     are taken as NumPy arrays rather than typed memoryviews because setting
@@ -248,6 +252,7 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
     g.groups, g.c_out_group = groups, g.c_out // groups
     g.dense = kernel == DENSE_KERNEL
     g.depthwise = kernel == DEPTHWISE_KERNEL
+    g.skip_padding = skip_padding and padding_mode == PAD_ZEROS
     g.c_out_packed = packed_channels(g.c_out_group, kernel)
     # The dense kernel takes DENSE_VECS rows at a time where there are that many.
     g.rows = DENSE_VECS if g.dense and g.h_out >= DENSE_VECS else 1

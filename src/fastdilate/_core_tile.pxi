@@ -9,6 +9,7 @@ cdef struct Geometry:
     Py_ssize_t kh, kw, c_in_group, c_out_group, groups
     bint dense  # the dense kernel runs, on packed weights
     bint depthwise  # the depthwise kernel runs: a band of one channel's rows per item
+    bint skip_padding  # taps that read only zero padding add exact zeros: skip them
     # Output channels per group in the packed weights: whole CO_BLOCK blocks.
     Py_ssize_t c_out_packed
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left

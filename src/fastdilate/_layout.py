@@ -70,6 +70,16 @@ def depthwise_band_rows(itemsize, h_out, w_out, kernel_w, kernel_h, stride, dila
 
 
 
+def padding_taps_add_zeros(weight, bias):
+    """Whether a tap that reads zero padding adds an exact zero to every sum,
+    so the core may leave it out and give the same bits: every weight
+    finite (inf * 0 is NaN) and no bias -0.0 (-0.0 + 0.0 is +0.0; a sum
+    that starts at +0.0 stays what it is when zeros are added)."""
+    if not np.isfinite(weight).all():
+        return False
+    return bias is None or not np.signbit(bias[bias == 0]).any()
+
+
 def packed_weight(weight, groups):
     """The weights, flat, as the dense kernel reads them:
     [groups][C_out // groups / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK],
