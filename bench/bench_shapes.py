@@ -36,7 +36,7 @@ class Shape(NamedTuple):
     kernel: int
     dilation: int
     stride: int = 1
-    padding: str = "same"   # "same" or "valid" (a strided "same" pads span // 2 each side)
+    padding: str = "same"   # "same", "valid" or "causal" (a strided "same" pads span // 2 each side)
     groups: int = 1
     dtype: str = "float32"
 
@@ -49,6 +49,8 @@ class Shape(NamedTuple):
         span = self.dilation * (self.kernel - 1)
         if self.padding == "valid":
             return (0, 0)
+        if self.padding == "causal":
+            return (span, 0)
         if self.stride == 1:
             return (span // 2, span - span // 2)
         return (span // 2, span // 2)
@@ -108,6 +110,14 @@ SHAPES = (
     S("dense-2d", "3x3 g4 128ch 28x28", 4, 128, 128, (28, 28), 3, 2, groups=4),
     S("float64-2d", "3x3 f64 64ch 64x64", 1, 64, 64, (64, 64), 3, 2, dtype="float64"),
 )
+
+
+def named_cases():
+    """The named cases of ``fastdilate bench``, as shapes of class "named"."""
+    from fastdilate.benchmark import CASES
+
+    return tuple(S("named", c.name, c.batch, c.c_in, c.c_out, c.size, c.kernel, c.dilation,
+                   c.stride, c.padding, c.groups, c.dtype) for c in CASES)
 
 
 # ------------------------------------------------------------------ runners
@@ -203,7 +213,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.05)
-    parser.add_argument("--classes", help="comma-separated classes (default: all)")
+    parser.add_argument("--classes", help="comma-separated classes (default: all, and "
+                                          "\"named\": the cases of fastdilate bench)")
     parser.add_argument("--names", help="comma-separated substrings of shape names")
     parser.add_argument("--old", help="directory holding an earlier build as fastdilate_old")
     parser.add_argument("--cpu-time", action="store_true",
@@ -220,7 +231,7 @@ def main(argv=None):
     if args.old:
         sys.path.insert(0, args.old)
         import fastdilate_old as old
-    shapes = [s for s in SHAPES
+    shapes = [s for s in SHAPES + named_cases()
               if (not args.classes or s.cls in args.classes.split(","))
               and (not args.names or any(n in s.name for n in args.names.split(",")))]
     with open("/proc/loadavg") as f:

@@ -43,12 +43,22 @@ cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* 
     cdef floating partial[ACC_LEN]
     cdef Py_ssize_t r, j, c, kh, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
+    # locals, which the block's stores cannot alias
+    cdef Py_ssize_t kh_lo = chunk.kh_lo, kh_hi = chunk.kh_hi, kw_lo = chunk.kw_lo
+    cdef Py_ssize_t kw_hi = chunk.kw_hi, x_step = chunk.x_step, kw = g.kw, c_in = g.c_in_group
+    cdef const floating* start = x + chunk.x
     block_init(block, bias)
-    for c in range(g.c_in_group):
-        for kh in range(chunk.kh_lo, chunk.kh_hi):
-            for k in range(kh * g.kw + chunk.kw_lo, kh * g.kw + chunk.kw_hi):
-                block_update(block, x + chunk.x + c * channel_step + tap_offsets[k], chunk.x_step,
+    if kh_hi - kh_lo == g.kh and kw_hi - kw_lo == kw:  # every tap, in one loop
+        for c in range(c_in):
+            for k in range(n_taps):
+                block_update(block, start + c * channel_step + tap_offsets[k], x_step,
                              w_packed + (c * n_taps + k) * CO_BLOCK)
+    else:
+        for c in range(c_in):
+            for kh in range(kh_lo, kh_hi):
+                for k in range(kh * kw + kw_lo, kh * kw + kw_hi):
+                    block_update(block, start + c * channel_step + tap_offsets[k], x_step,
+                                 w_packed + (c * n_taps + k) * CO_BLOCK)
     out += chunk.out
     if chunk.keep == lanes and chunk.rows == CO_BLOCK:
         block_store(block, out, out_plane, chunk.vec_step)

@@ -175,12 +175,6 @@ cdef void lay_out_tile(Geometry* g, Py_ssize_t line_points, Py_ssize_t* phases,
     g.phases = phases
     g.row_len = g.n_phases * g.phase_len
     g.channel_len = g.kh * g.rows * g.row_len
-    # An odd number of cache lines per channel, so that the same point of
-    # successive channels falls in different cache sets (a power-of-two
-    # stride would put them all in one set, and the kernels read a chunk
-    # of every channel in turn).
-    if g.channel_len // line_points % 2 == 0:
-        g.channel_len += line_points
     for kh in range(1, g.kh):
         for kw in range(g.kw):
             tap_offsets[kh * g.kw + kw] = kh * g.rows * g.row_len + tap_offsets[kw]
