@@ -66,6 +66,16 @@ typedef struct { float e[FD_VECTOR_BYTES / sizeof(float)]; } fd_f32v;
 typedef struct { double e[FD_VECTOR_BYTES / sizeof(double)]; } fd_f64v;
 #endif
 
+/* Unroll a block's loops whole, so that its accumulators stay in registers
+ * (a loop left rolled keeps the block in memory, on the stack). */
+#if defined(__clang__)
+#define FD_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define FD_UNROLL _Pragma("GCC unroll 64")
+#else
+#define FD_UNROLL
+#endif
+
 #if FD_VECTOR_EXTENSIONS
 #define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)                                        \
 static inline V fd_load_##SUFFIX(const T* p) { V v; memcpy(&v, p, sizeof v); return v; } \
@@ -77,10 +87,10 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 #define FD_BLOCK_INIT(V, SUFFIX) a[r * VECS + j] = fd_splat_##SUFFIX(bias[r])
 #define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
     V xs[VECS];                                                                   \
-    for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * x_step);    \
+    FD_UNROLL for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * x_step); \
     /* scalar * vector: the compiler broadcasts w[r] straight from memory */  \
-    for (int r = 0; r < ROWS; r++)                                                \
-        for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
+    FD_UNROLL for (int r = 0; r < ROWS; r++)                                      \
+        FD_UNROLL for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
 #else
 #define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)
 #define FD_BLOCK_INIT(V, SUFFIX)                                                  \
@@ -100,8 +110,8 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 static inline void fd_##KIND##_init_##SUFFIX(fd_##KIND##_block* block, const T* bias) { \
     enum { ROWS = ROWS_, VECS = VECS_ };                                          \
     V* a = block->SUFFIX;                                                         \
-    for (int r = 0; r < ROWS; r++)                                                \
-        for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }             \
+    FD_UNROLL for (int r = 0; r < ROWS; r++)                                      \
+        FD_UNROLL for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }   \
 }                                                                                 \
 static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T* x,   \
                                                ptrdiff_t x_step, const T* w) {   \
@@ -112,8 +122,8 @@ static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T
 static inline void fd_##KIND##_store_##SUFFIX(const fd_##KIND##_block* block, T* out, \
                                               ptrdiff_t row_step, ptrdiff_t vec_step) { \
     /* a vector at a time, so each is one store straight from its register */ \
-    for (int r = 0; r < ROWS_; r++)                                               \
-        for (int j = 0; j < VECS_; j++)                                           \
+    FD_UNROLL for (int r = 0; r < ROWS_; r++)                                     \
+        FD_UNROLL for (int j = 0; j < VECS_; j++)                                 \
             memcpy(out + r * row_step + j * vec_step, &block->SUFFIX[r * VECS_ + j], sizeof(V)); \
 }
 
