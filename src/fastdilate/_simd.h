@@ -99,7 +99,19 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
     const int lanes = (int) (sizeof(V) / sizeof(*x));                             \
     for (int r = 0; r < ROWS; r++)                                                \
         for (int j = 0; j < VECS; j++)                                            \
-            for (int i = 0; i < lanes; i++) a[r * VECS + j].e[i] += w[r] * x[j * x_step + i];
+            for (int i = 0; i < lanes; i++)                                       \
+                a[r * VECS + j].e[i] = fd_madd_##SUFFIX(a[r * VECS + j].e[i], w[r], x[j * x_step + i]);
+/* a + w * x, fused wherever the target has FMA: left to itself GCC fuses some
+ * of these loops and not others, and a point's bits would then depend on
+ * which block computed it (so on the tiling, so on the thread count). */
+#if defined(__FMA__)
+#include <math.h>
+static inline float fd_madd_f32(float a, float w, float x) { return fmaf(w, x, a); }
+static inline double fd_madd_f64(double a, double w, double x) { return fma(w, x, a); }
+#else
+static inline float fd_madd_f32(float a, float w, float x) { return a + w * x; }
+static inline double fd_madd_f64(double a, double w, double x) { return a + w * x; }
+#endif
 #endif
 
 /* init: every accumulator of row r starts at bias[r];
