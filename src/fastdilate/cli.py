@@ -53,15 +53,15 @@ def run_info(args):
 
 
 def run_bench(args):
-    from . import benchmark  # loaded only here: `fastdilate rf` and `info` stay light
+    from .bench import run  # loaded only here: `fastdilate rf` and `info` stay light
 
     try:
-        cases, thread_counts = benchmark.parse_options(args.cases, args.threads, args.json,
-                                                       args.plot, args.memory)
+        cases, thread_counts = run.parse_options(args.cases, args.threads, args.json,
+                                                 args.plot, args.memory)
     except ValueError as error:
         args.subparser.error(str(error))
-    return benchmark.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
-                             plot_path=args.plot, memory=args.memory)
+    return run.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
+                       plot_path=args.plot, memory=args.memory)
 
 
 def build_parser():

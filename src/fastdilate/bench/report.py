@@ -1,0 +1,238 @@
+"""What a run found, for people and programs: environment, table, legend, JSON, plot.
+
+threadpoolctl, PyTorch and matplotlib are imported inside the functions that
+use them.
+"""
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+
+import numpy as np
+
+from .._info import build_info
+from .peers import PEER_NAMES
+from .timing import available_cpus
+
+
+def problems(report):
+    """What went wrong, one line each: fastdilate failing a case, or a peer
+    disagreeing with it (or failing) and so left untimed."""
+    lines = []
+    for result in report["results"]:
+        where = f"{result['case']} at {result['threads']} thread(s)"
+        if "error" in result:
+            lines.append(f"ERROR: fastdilate failed {where}: {result['error']}")
+            continue
+        for name, peer in result["peers"].items():
+            if "check" in peer and not peer["check"]["ok"]:
+                detail = peer["check"].get("problem") or (
+                    f"error {peer['check']['max_error']:.3g} of sum|w*x| > tolerance "
+                    f"{peer['check']['tolerance']:.3g}")
+                lines.append(f"MISMATCH: {name} disagrees with fastdilate on {where} "
+                             f"({detail}); not timed")
+    return lines
+
+
+def environment():
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": _processor(), "cpus": available_cpus(), "load_average": _load_average(),
+            "versions": _versions(), "fastdilate": build_info(), "blas": _blas(),
+            "torch": _torch_facts()}
+
+
+def _load_average():
+    """The 1-minute load average before the run: others' work makes timings noisy."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _processor():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _versions():
+    versions = {}
+    for name in ("numpy", "scipy", "torch", "threadpoolctl", "matplotlib"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _blas():
+    """NumPy's BLAS as threadpoolctl sees it; None without threadpoolctl
+    (then BLAS threads are not capped and matmul peaks use its default)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    keys = ("internal_api", "version", "architecture", "num_threads", "filepath")
+    return [{key: pool.get(key) for key in keys}
+            for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def _torch_facts():
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+    return {"version": torch.__version__,
+            "mkldnn_available": torch.backends.mkldnn.is_available(),
+            "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
+            "default_num_threads": torch.get_num_threads()}
+
+
+def format_seconds(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale or unit == "us":
+            return f"{seconds / scale:.3g} {unit}" if seconds / scale < 100 else \
+                f"{seconds / scale:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _speedup_cell(peer):
+    if "skipped" in peer:
+        return "-"
+    if not peer["check"]["ok"]:
+        return "MISMATCH"
+    speedup = peer["speedup"]
+    return f"{speedup:.0f}x" if speedup >= 100 else f"{speedup:.3g}x"
+
+
+def _peak_cell(fastdilate):
+    kind = "copy" if fastdilate["peak"] == "copy bandwidth" else fastdilate["peak"].split()[0]
+    return f"{fastdilate['percent_of_peak']:.0f}% {kind}"
+
+
+def format_table(report):
+    """The results as one fixed-width table, with its legend."""
+    header = (["case", "thr", "fastdilate", "GFLOP/s", "% of peak"]
+              + [f"vs {name}" for name in PEER_NAMES] + ["torch path"])
+    rows = []
+    for result in report["results"]:
+        if "error" in result:
+            rows.append([result["case"], str(result["threads"]), "ERROR"]
+                        + [""] * (len(header) - 3))
+            continue
+        fastdilate, peers = result["fastdilate"], result["peers"]
+        rows.append([result["case"] + ("*" if result["reduced"] else ""), str(result["threads"]),
+                     format_seconds(fastdilate["median_s"]), f"{fastdilate['gflops']:.3g}",
+                     _peak_cell(fastdilate)]
+                    + [_speedup_cell(peers[name]) for name in PEER_NAMES]
+                    + [peers["torch"].get("path", "-")])
+    lines = aligned([header] + rows)
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines + _legend(report))
+
+
+def _legend(report):
+    settings = report["settings"]
+    lines = ["",
+             f"fastdilate: median time per call over {settings['repeats']} repeats, peers timed "
+             f"in turn with it; vs X = X's median / fastdilate's (above 1x fastdilate is faster).",
+             "GFLOP/s = 2*MACs/time; % of peak: memory-bound cases against copy bandwidth "
+             "(input + output bytes once), others against NumPy matmul of their dtype.",
+             "'-' = peer not applicable or not installed (reasons in --json); SciPy and the "
+             "reference run on one thread whatever the thread count."]
+    for threads, peaks in report["peaks"].items():
+        matmul = peaks["matmul_gflops"]
+        lines.append(f"peaks at {threads} thread(s), best of before and after: float32 matmul "
+                     f"{matmul['float32']:.0f} GFLOP/s, float64 matmul {matmul['float64']:.0f} "
+                     f"GFLOP/s, copy {peaks['copy_gbs']:.1f} GB/s")
+    load = report["environment"]["load_average"]
+    if load is not None and load >= 0.5:
+        lines.append(f"note: load average {load:.2f} before the run: other processes shared "
+                     f"the {report['environment']['cpus']} cpu(s), so timings are noisy")
+    if report["environment"]["blas"] is None:
+        lines.append("note: threadpoolctl is not installed, so NumPy's BLAS ran at its default "
+                     "thread count whatever the thread count under test")
+    shrunk = {result["case"]: result["reduced"]
+              for result in report["results"] if result.get("reduced")}
+    if shrunk:
+        lines.append("* sizes reduced (--quick): "
+                     + "; ".join(f"{name}: {note}" for name, note in shrunk.items()))
+    return lines + problems(report)
+
+
+def format_environment(report):
+    env = report["environment"]
+    versions, fd = env["versions"], env["fastdilate"]
+    blas = ", ".join(f"{pool['internal_api']} {pool['version']} {pool['architecture']}"
+                     for pool in env["blas"] or [])
+    torch = env["torch"]
+    torch_text = "not installed" if torch is None else (
+        f"{torch['version']} (mkldnn available: {torch['mkldnn_available']}, "
+        f"enabled: {torch['mkldnn_enabled']})")
+    return "\n".join([
+        f"fastdilate {fd['version']}: {fd['core']}, isa {fd['isa']}, openmp {fd['openmp']}, "
+        f"{fd['compiler']}",
+        f"numpy {versions['numpy']} ({blas or 'BLAS unknown'}), scipy {versions['scipy']}, "
+        f"torch {torch_text}",
+        f"{env['processor']}, {env['cpus']} cpu(s), python {env['python']}",
+    ])
+
+
+def write_json(report, path):
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(report, file, indent=1, default=_plain)
+        file.write("\n")
+
+
+def _plain(value):
+    """NumPy scalars as the Python numbers JSON knows."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def require_matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("--plot needs matplotlib, which is not installed: "
+                         "pip install matplotlib (or fastdilate[bench])") from None
+    return matplotlib
+
+
+def plot_speedups(report, path):
+    """A bar chart (log scale) of fastdilate's speedup over each peer."""
+    matplotlib = require_matplotlib()
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = [result for result in report["results"] if "error" not in result]
+    peers = [name for name in PEER_NAMES
+             if any("speedup" in result["peers"][name] for result in results)]
+    width = 0.8 / max(len(peers), 1)
+    figure, axes = plt.subplots(figsize=(min(16.0, max(6.0, 0.6 * len(results) + 2)), 5.0))
+    for index, name in enumerate(peers):
+        speedups = [result["peers"][name].get("speedup", math.nan) for result in results]
+        axes.bar([position + index * width for position in range(len(results))], speedups,
+                 width, label=f"vs {name}")
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_yscale("log")
+    axes.set_ylabel("speedup (peer time / fastdilate time)")
+    axes.set_xticks([position + 0.4 - width / 2 for position in range(len(results))])
+    axes.set_xticklabels([f"{r['case']}{'*' if r['reduced'] else ''} ({r['threads']}t)"
+                          for r in results], rotation=40, ha="right", fontsize=8)
+    axes.set_title("fastdilate speedup over its peers"
+                   + (" (* reduced sizes)" if any(r["reduced"] for r in results) else ""))
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def aligned(rows):
+    """Rows of cells as text lines: first column left-aligned, the rest right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                      for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
