@@ -8,15 +8,15 @@ REFERENCE_MACS multiply-adds, in a group of its own.
 import pytest
 
 from fastdilate.bench.cases import make_inputs, shrink
-from fastdilate.bench.peers import NotApplicable, check_against_fastdilate, prepare_runner
+from fastdilate.bench.peers import ENGINES, NotApplicable, check_against_fastdilate, prepare_runner
 
-FAST_RUNNERS = ["fastdilate", "numpy", "scipy", "torch"]
+FAST_RUNNERS = ["fastdilate", *ENGINES]
 REFERENCE_MACS = 20_000   # about 10 ms per call of the pure-Python reference
 
 
 def _bench(benchmark, case, threads, runner, group):
-    if runner in ("scipy", "torch"):
-        pytest.importorskip(runner)
+    """Check the runner against fastdilate, then time it; skipped where the
+    peer is not installed or does not apply."""
     x, w = make_inputs(case)
     try:
         run = prepare_runner(runner, case, x, w, threads)

@@ -1,8 +1,10 @@
 """A whole `fastdilate bench` run (fastdilate.bench.run) on tiny sizes:
-parsing, the table, JSON, plot, failures.  Nothing here asserts on a timing."""
+parsing, the table, JSON, plot, failures, a small sweep.  Nothing here
+asserts on a timing."""
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,9 +14,12 @@ from fastdilate import build_info
 from fastdilate.bench import run as fdb
 from fastdilate.bench.cases import select_cases
 from fastdilate.bench.memory import _child_environment
-from fastdilate.bench.peers import TORCH_KERNELS
+from fastdilate.bench.peers import ENGINES, PEER_NAMES, TORCH_KERNELS
 from fastdilate.bench.report import format_table, plot_speedups, problems
-from fastdilate.bench.timing import QUICK
+from fastdilate.bench.sweep import draw_cases
+from fastdilate.bench.timing import QUICK, SWEEP
+
+FLAT_PEAKS = {"matmul_gflops": {"float32": 1.0, "float64": 1.0}, "copy_gbs": 1.0}
 
 
 @pytest.mark.parametrize("argv, problem", [
@@ -24,9 +29,25 @@ from fastdilate.bench.timing import QUICK
     (["--threads", "two"], "threads"),
     (["--repeats", "3"], "unrecognized arguments"),
     (["--json", "/no/such/folder/bench.json"], "does not exist"),
+    (["--seed", "3"], "--seed needs --sweep"),
+    (["--sweep", "2"], "--quick does not apply"),
 ])
 def test_bench_bad_arguments_exit_2_before_any_timing(argv, problem):
     code, out, err = run_cli(["bench", "--quick"] + argv)
+    assert code == 2 and problem in err
+    assert "Traceback" not in err and "[1/" not in err
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--sweep", "0"], "--sweep must be >= 1, got 0"),
+    (["--sweep", "-3"], "--sweep must be >= 1"),
+    (["--sweep", "two"], "invalid int value"),
+    (["--sweep", "2", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--sweep", "2", "--cases", "tcn-dense"], "--cases does not apply"),
+    (["--sweep", "2", "--memory"], "--memory does not apply"),
+])
+def test_sweep_bad_arguments_exit_2_before_any_timing(argv, problem):
+    code, out, err = run_cli(["bench"] + argv)
     assert code == 2 and problem in err
     assert "Traceback" not in err and "[1/" not in err
 
@@ -54,7 +75,7 @@ def test_quick_run_prints_one_table_and_progress(quick_run):
     assert code == 0, err
     header = next(line for line in out.splitlines() if line.startswith("case "))
     for column in ["thr", "fastdilate", "GFLOP/s", "% of peak", "vs reference", "vs numpy",
-                   "vs scipy", "vs torch", "torch path"]:
+                   "vs scipy", "vs torch", "vs onnxruntime", "vs jax", "vs best", "torch path"]:
         assert column in header
     (row,) = [line for line in out.splitlines() if line.startswith("tiny-latency")]
     assert " us " in row  # per-call latency in microseconds
@@ -78,6 +99,12 @@ def test_quick_run_json_records_checks_versions_and_peaks(quick_run):
     assert numpy_peer["speedup"] == pytest.approx(
         numpy_peer["median_s"] / result["fastdilate"]["median_s"])
     assert "speedup" in result["peers"]["reference"]  # tiny enough for pure Python
+    assert set(result["peers"]) == set(PEER_NAMES)
+    timed = {name: result["peers"][name]["speedup"] for name in ENGINES
+             if "speedup" in result["peers"][name]}
+    assert result["best_peer"] == {"name": min(timed, key=timed.get),
+                                   "speedup": min(timed.values())}
+    assert report["summary"]["1"]["shapes"] == 1 and report["settings"]["sweep"] is None
     if env["torch"] is not None:
         assert result["peers"]["torch"]["path"] in set(TORCH_KERNELS.values())
         assert env["torch"]["version"] == env["versions"]["torch"]
@@ -105,8 +132,7 @@ def test_table_marks_mismatches_and_reduced_sizes(quick_run):
 
 
 def test_a_failing_case_or_peer_is_reported_and_the_run_goes_on(monkeypatch):
-    peaks = {"matmul_gflops": {"float32": 1.0, "float64": 1.0}, "copy_gbs": 1.0}
-    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: peaks)
+    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: FLAT_PEAKS)
     real_prepare = fdb.prepare_runner
 
     def failing_numpy(name, *args):
@@ -133,8 +159,7 @@ def test_a_failing_case_or_peer_is_reported_and_the_run_goes_on(monkeypatch):
 
 
 def test_each_case_runs_at_every_thread_count_in_a_row(monkeypatch):
-    peaks = {"matmul_gflops": {"float32": 1.0, "float64": 1.0}, "copy_gbs": 1.0}
-    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: peaks)
+    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: FLAT_PEAKS)
     monkeypatch.setattr(fdb, "bench_case", lambda case, threads, *args: {
         "case": case.name, "threads": threads, "error": "not timed"})
     report = fdb.run_benchmarks(select_cases("seed-single,tiny-latency"), [1, 2], quick=True)
@@ -154,10 +179,57 @@ def loaded_in_a_child(code, names):
 def test_import_fastdilate_loads_no_optional_peer():
     code = ("import sys, fastdilate, fastdilate.bench.run, fastdilate.bench.memory, "
             "fastdilate.cli")
-    assert loaded_in_a_child(code, ("torch", "scipy", "matplotlib", "threadpoolctl")) == "[]"
+    optional = ("torch", "scipy", "matplotlib", "threadpoolctl", "onnxruntime", "onnx", "jax")
+    assert loaded_in_a_child(code, optional) == "[]"
 
 
 def test_rf_and_info_do_not_load_the_benchmark():
     code = ("import sys, fastdilate.cli as cli; "
             "cli.main(['info']); cli.main(['rf', '--kernel-size', '3', '--dilations', '1,2'])")
     assert loaded_in_a_child(code, ("fastdilate.bench",)) == "[]"
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tmp_path_factory):
+    """`fastdilate bench --sweep 2 --seed 7 --threads 1 --json` (peaks not measured)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    argv = ["bench", "--sweep", "2", "--seed", "7", "--threads", "1",
+            "--json", str(folder / "sweep.json")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fdb, "measure_peaks", lambda threads, settings: FLAT_PEAKS)
+        code, out, err = run_cli(argv)
+    return code, out, err, json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+
+
+def test_a_sweep_runs_the_drawn_shapes_and_sums_them_up(sweep_run):
+    code, out, err, report = sweep_run
+    assert code == 0, err
+    names = [case.name for case in draw_cases(2, seed=7)]
+    assert [result["case"] for result in report["results"]] == names
+    assert report["settings"]["sweep"] == {"count": 2, "seed": 7}
+    assert report["settings"]["repeats"] == SWEEP.repeats
+    assert report["settings"]["max_call_seconds"] == SWEEP.max_call_seconds
+    for name in names:
+        assert any(line.startswith(name) for line in out.splitlines())
+    (summary,) = [line for line in out.splitlines() if line.startswith("vs best peer")]
+    facts = report["summary"]["1"]
+    assert summary.startswith(f"vs best peer at 1 thread(s), {facts['shapes']} shape(s)")
+    assert facts["worst"]["case"] in names
+
+
+def test_a_peer_too_slow_for_the_sweep_is_checked_but_not_timed(monkeypatch):
+    monkeypatch.setattr(fdb, "measure_peaks", lambda threads, settings: FLAT_PEAKS)
+    real_prepare = fdb.prepare_runner
+
+    def slow_numpy(name, *args):
+        run = real_prepare(name, *args)
+        if name != "numpy":
+            return run
+        return lambda: (time.sleep(SWEEP.max_call_seconds + 0.05), run())[1]
+    monkeypatch.setattr(fdb, "prepare_runner", slow_numpy)
+    report = fdb.run_benchmarks(draw_cases(1, seed=7), [1], sweep={"count": 1, "seed": 7})
+    numpy_peer = report["results"][0]["peers"]["numpy"]
+    assert numpy_peer["check"]["ok"] and "speedup" not in numpy_peer
+    assert numpy_peer["too_slow"].startswith("one call took")
+    assert numpy_peer["check_s"] > SWEEP.max_call_seconds
+    assert " slow " in format_table(report) and not problems(report)

@@ -4,9 +4,12 @@ The cases are the workloads of the speed issue in PyTorch's conventions
 (batch N, channels C_in -> C_out, spatial size, K taps per axis, dilation d).
 """
 import dataclasses
+import functools
 import math
 
 import numpy as np
+
+from .._checks import check_conv
 
 
 MEMORY_BOUND = "memory"    # judged against the measured copy bandwidth
@@ -15,40 +18,62 @@ COMPUTE_BOUND = "compute"  # judged against the measured matmul peak of its dtyp
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One convolution workload, with PyTorch's conv1d/conv2d conventions."""
+    """One convolution workload, with PyTorch's conv1d/conv2d conventions.
+
+    ``kernel``, ``dilation`` and ``stride`` are an int for every spatial axis
+    or one per axis; ``padding`` is any form fastdilate accepts."""
     name: str
     batch: int
     c_in: int
     c_out: int
     size: tuple          # (L,) or (H, W)
-    kernel: int          # taps along each spatial axis
-    dilation: int
-    padding: str = "valid"   # "valid", "same" or "causal"
-    stride: int = 1
+    kernel: object       # taps along each spatial axis
+    dilation: object
+    padding: object = "valid"
+    stride: object = 1
     groups: int = 1
     dtype: str = "float32"
     bound: str = COMPUTE_BOUND
     api: str = "conv"        # "seed": dilated_convolve_1d on one signal
+    padding_mode: str = "zeros"
 
     @property
     def ndim(self):
         return len(self.size)
 
     @property
-    def span(self):
-        return self.dilation * (self.kernel - 1)
+    def kernels(self):
+        """Taps along each spatial axis."""
+        return self.kernel if isinstance(self.kernel, tuple) else (self.kernel,) * self.ndim
+
+    @functools.cached_property
+    def geometry(self):
+        """fastdilate's own check of the case: pads, strides, dilations, output shape."""
+        return check_conv(f"case {self.name}", self.ndim, self.input_shape, self.weight_shape,
+                          None, self.stride, self.padding, self.dilation, self.groups,
+                          self.padding_mode)
+
+    @property
+    def strides(self):
+        return self.geometry.strides
+
+    @property
+    def dilations(self):
+        return self.geometry.dilations
+
+    @property
+    def spans(self):
+        """Reach of the dilated kernel along each axis, minus one."""
+        return tuple(d * (k - 1) for k, d in zip(self.kernels, self.dilations))
 
     @property
     def pads(self):
-        """(before, after) zero padding of each spatial axis, as fastdilate pads."""
-        pair = {"valid": (0, 0), "same": (self.span // 2, self.span - self.span // 2),
-                "causal": (self.span, 0)}[self.padding]
-        return (pair,) * self.ndim
+        """(before, after) padding of each spatial axis, as fastdilate pads."""
+        return self.geometry.pads
 
     @property
     def out_size(self):
-        return tuple((n + before + after - self.span - 1) // self.stride + 1
-                     for n, (before, after) in zip(self.size, self.pads))
+        return self.geometry.out_shape[2:]
 
     @property
     def input_shape(self):
@@ -56,7 +81,7 @@ class Case:
 
     @property
     def weight_shape(self):
-        return (self.c_out, self.c_in // self.groups) + (self.kernel,) * self.ndim
+        return (self.c_out, self.c_in // self.groups) + self.kernels
 
     @property
     def output_shape(self):
@@ -70,7 +95,7 @@ class Case:
     @property
     def taps(self):
         """Products summed into each output value."""
-        return self.c_in // self.groups * self.kernel ** self.ndim
+        return self.c_in // self.groups * math.prod(self.kernels)
 
     @property
     def macs(self):
@@ -130,11 +155,13 @@ def select_cases(text=None):
     return [by_name[name] for name in names]
 
 
-def shrink(case, max_macs):
-    """The same case (same name) with batch, then spatial size, then channels
-    halved until it has at most ``max_macs`` multiply-adds or cannot shrink."""
-    while case.macs > max_macs:
-        smaller = _halve_batch(case) or _halve_size(case) or _halve_channels(case)
+def shrink(case, max_macs, max_bytes=math.inf, channels=True):
+    """The same case (same name) with batch, then spatial size, then (if
+    ``channels``) channels halved until it has at most ``max_macs``
+    multiply-adds and moves at most ``max_bytes``, or cannot shrink."""
+    steps = (_halve_batch, _halve_size) + ((_halve_channels,) if channels else ())
+    while case.macs > max_macs or case.bytes_moved > max_bytes:
+        smaller = next(filter(None, (step(case) for step in steps)), None)
         if smaller is None:
             break
         case = smaller
@@ -146,9 +173,11 @@ def _halve_batch(case):
 
 
 def _halve_size(case):
-    # Keep the dilated kernel well inside the signal, so the case still dilates.
-    floor = 2 * case.span + 16
-    size = tuple(min(n, max(n // 2, floor)) for n in case.size)
+    # Keep the dilated kernel well inside the signal, so the case still
+    # dilates, and the padding inside it, as reflect and circular need.
+    floors = [max(2 * span, before + after) + 16 for span, (before, after) in
+              zip(case.spans, case.pads)]
+    size = tuple(min(n, max(n // 2, floor)) for n, floor in zip(case.size, floors))
     return dataclasses.replace(case, size=size) if size != case.size else None
 
 

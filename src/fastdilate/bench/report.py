@@ -14,7 +14,7 @@ import platform
 import numpy as np
 
 from .._info import build_info
-from .peers import PEER_NAMES
+from .peers import ENGINES, PEER_NAMES
 from .timing import available_cpus
 
 
@@ -60,7 +60,8 @@ def _processor():
 
 def _versions():
     versions = {}
-    for name in ("numpy", "scipy", "torch", "threadpoolctl", "matplotlib"):
+    for name in ("numpy", "scipy", "torch", "onnxruntime", "onnx", "jax", "jaxlib",
+                 "threadpoolctl", "matplotlib"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -98,13 +99,62 @@ def format_seconds(seconds):
     raise AssertionError("unreachable")
 
 
+def best_peer(peers):
+    """{"name", "speedup"} of the fastest engine timed on a case (the least
+    speedup over it), or None when none was timed."""
+    timed = [(peers[name]["speedup"], name) for name in ENGINES
+             if "speedup" in peers.get(name, {})]
+    if not timed:
+        return None
+    speedup, name = min(timed)
+    return {"name": name, "speedup": speedup}
+
+
+def summarize(results):
+    """{threads: facts} of fastdilate's speedup over the best peer, over the
+    results at that thread count that have one: how many, the geometric
+    mean, how many (and what share) at >= 1x, and the worst."""
+    by_threads = {}
+    for result in results:
+        if result.get("best_peer") is not None:
+            by_threads.setdefault(str(result["threads"]), []).append(result)
+    summary = {}
+    for threads, rows in by_threads.items():
+        ratios = [row["best_peer"]["speedup"] for row in rows]
+        worst = min(rows, key=lambda row: row["best_peer"]["speedup"])
+        at_least_1x = sum(ratio >= 1 for ratio in ratios)
+        summary[threads] = {
+            "shapes": len(rows), "geomean": math.exp(sum(map(math.log, ratios)) / len(ratios)),
+            "at_least_1x": at_least_1x, "share_at_least_1x": at_least_1x / len(rows),
+            "worst": {"case": worst["case"], "speedup": worst["best_peer"]["speedup"],
+                      "peer": worst["best_peer"]["name"]}}
+    return summary
+
+
+def format_summary(summary):
+    return [f"vs best peer at {threads} thread(s), {facts['shapes']} shape(s): geometric mean "
+            f"{_ratio(facts['geomean'])}; >= 1x on {facts['at_least_1x']} "
+            f"({100 * facts['share_at_least_1x']:.0f}%); worst {_ratio(facts['worst']['speedup'])}"
+            f" ({facts['worst']['peer']}) on {facts['worst']['case']}"
+            for threads, facts in summary.items()]
+
+
+def _ratio(speedup):
+    return f"{speedup:.0f}x" if speedup >= 100 else f"{speedup:.3g}x"
+
+
 def _speedup_cell(peer):
     if "skipped" in peer:
         return "-"
     if not peer["check"]["ok"]:
         return "MISMATCH"
-    speedup = peer["speedup"]
-    return f"{speedup:.0f}x" if speedup >= 100 else f"{speedup:.3g}x"
+    if "too_slow" in peer:
+        return "slow"
+    return _ratio(peer["speedup"])
+
+
+def _best_cell(best):
+    return "-" if best is None else f"{_ratio(best['speedup'])} {best['name']}"
 
 
 def _peak_cell(fastdilate):
@@ -115,7 +165,7 @@ def _peak_cell(fastdilate):
 def format_table(report):
     """The results as one fixed-width table, with its legend."""
     header = (["case", "thr", "fastdilate", "GFLOP/s", "% of peak"]
-              + [f"vs {name}" for name in PEER_NAMES] + ["torch path"])
+              + [f"vs {name}" for name in PEER_NAMES] + ["vs best", "torch path"])
     rows = []
     for result in report["results"]:
         if "error" in result:
@@ -127,10 +177,10 @@ def format_table(report):
                      format_seconds(fastdilate["median_s"]), f"{fastdilate['gflops']:.3g}",
                      _peak_cell(fastdilate)]
                     + [_speedup_cell(peers[name]) for name in PEER_NAMES]
-                    + [peers["torch"].get("path", "-")])
+                    + [_best_cell(result["best_peer"]), peers["torch"].get("path", "-")])
     lines = aligned([header] + rows)
     lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines + _legend(report))
+    return "\n".join(lines + _legend(report) + [""] + format_summary(summarize(report["results"])))
 
 
 def _legend(report):
@@ -141,7 +191,20 @@ def _legend(report):
              "GFLOP/s = 2*MACs/time; % of peak: memory-bound cases against copy bandwidth "
              "(input + output bytes once), others against NumPy matmul of their dtype.",
              "'-' = peer not applicable or not installed (reasons in --json); SciPy and the "
-             "reference run on one thread whatever the thread count."]
+             "reference run on one thread whatever the thread count.",
+             f"vs best = over the fastest of {', '.join(ENGINES)} on the case (named).",
+             "threads: torch set_num_threads; onnxruntime intra-op threads (inter-op 1, no "
+             "spinning); jax NPROC, which sizes XLA's CPU thread pool (its client restarts "
+             "when the count changes); NumPy's BLAS capped by threadpoolctl."]
+    if any(result.get("params", {}).get("padding_mode", "zeros") != "zeros"
+           for result in report["results"]):
+        lines.append("reflect/replicate/circular padding, inside each timed call: numpy np.pad, "
+                     "torch F.pad, onnxruntime a Pad node before the Conv, jax jnp.pad in the "
+                     "jitted function, scipy its own modes.")
+    if any("too_slow" in peer for result in report["results"]
+           for peer in result.get("peers", {}).values()):
+        lines.append(f"slow = checked but not timed: one call took over "
+                     f"{settings['max_call_seconds']} s (reasons in --json).")
     for threads, peaks in report["peaks"].items():
         matmul = peaks["matmul_gflops"]
         lines.append(f"peaks at {threads} thread(s), best of before and after: float32 matmul "
@@ -171,11 +234,13 @@ def format_environment(report):
     torch_text = "not installed" if torch is None else (
         f"{torch['version']} (mkldnn available: {torch['mkldnn_available']}, "
         f"enabled: {torch['mkldnn_enabled']})")
+    others = ", ".join(f"{name} {versions.get(name) or 'not installed'}"
+                       for name in ("onnxruntime", "jax"))
     return "\n".join([
         f"fastdilate {fd['version']}: {fd['core']}, isa {fd['isa']}, openmp {fd['openmp']}, "
         f"{fd['compiler']}",
         f"numpy {versions['numpy']} ({blas or 'BLAS unknown'}), scipy {versions['scipy']}, "
-        f"torch {torch_text}",
+        f"torch {torch_text}, {others}",
         f"{env['processor']}, {env['cpus']} cpu(s), python {env['python']}",
     ])
 

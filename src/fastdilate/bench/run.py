@@ -9,13 +9,17 @@ import importlib.util
 import os
 import statistics
 import sys
+import time
 
+from ..receptive import check_int
 from .cases import as_output, make_inputs, reduced, select_cases, sized
 from .memory import format_memory, measure_peak_memory
 from .peers import (PEER_NAMES, NotApplicable, agreement, expected_output,
                     peer_named, prepare_fastdilate, prepare_runner)
-from .report import (environment, format_environment, format_seconds, format_table,
-                     plot_speedups, problems, require_matplotlib, write_json)
+from .report import (best_peer, environment, format_environment, format_seconds,
+                     format_table, plot_speedups, problems, require_matplotlib, summarize,
+                     write_json)
+from .sweep import draw_cases
 from .timing import (limit_blas_threads, measure_peaks, parse_thread_counts, settings_for,
                      throughput, time_interleaved)
 
@@ -33,7 +37,8 @@ def bench_case(case, threads, settings, progress=_silent):
         runners = {"fastdilate": prepare_fastdilate(run_case, x, w, threads)}
         peers = {}
         for name in PEER_NAMES:
-            peers[name], run = _checked_peer(name, run_case, x, w, threads, expected, scale)
+            peers[name], run = _checked_peer(name, run_case, x, w, threads, expected, scale,
+                                             settings.max_call_seconds)
             if run is not None:
                 runners[name] = run
         progress(_check_summary(peers) + f"; timing {settings.repeats} interleaved repeats")
@@ -44,24 +49,32 @@ def bench_case(case, threads, settings, progress=_silent):
         peers[name].update(_timing(calls, samples))
         peers[name]["speedup"] = peers[name]["median_s"] / fastdilate["median_s"]
     return {"case": case.name, "threads": threads, "reduced": reduced(case, run_case),
-            "params": run_case.summary(), "fastdilate": fastdilate, "peers": peers}
+            "params": run_case.summary(), "fastdilate": fastdilate, "peers": peers,
+            "best_peer": best_peer(peers)}
 
 
-def _checked_peer(name, case, x, w, threads, expected, scale):
+def _checked_peer(name, case, x, w, threads, expected, scale, max_call_seconds=None):
     """(facts about the peer on this case, its runner or None when it is not
-    to be timed: not applicable, or its result disagrees with fastdilate's)."""
+    to be timed: not applicable, its result disagrees with fastdilate's, or
+    its checked call took longer than ``max_call_seconds``)."""
     try:
         run = prepare_runner(name, case, x, w, threads)
     except NotApplicable as why:
         return {"skipped": str(why)}, None
     try:
-        info = {"check": agreement(case, as_output(case, run()), expected, scale)}
+        started = time.perf_counter()
+        got = run()
+        info = {"check_s": time.perf_counter() - started}
+        info["check"] = agreement(case, as_output(case, got), expected, scale)
     except Exception as error:  # a failing peer is reported, not fatal to the run
         return {"check": {"ok": False, "problem": f"{type(error).__name__}: {error}"}}, None
     facts = peer_named(name).facts
     if facts is not None:
         info.update(facts(run))
-    return info, (run if info["check"]["ok"] else None)
+    if max_call_seconds is not None and info["check_s"] > max_call_seconds:
+        info["too_slow"] = (f"one call took {info['check_s']:.2f} s, over the "
+                            f"{max_call_seconds} s limit")
+    return info, (run if info["check"]["ok"] and "too_slow" not in info else None)
 
 
 def _check_summary(peers):
@@ -76,13 +89,15 @@ def _timing(calls, samples):
             "samples_s": samples, "calls_per_sample": calls}
 
 
-def run_benchmarks(cases, thread_counts, quick=False, progress=_silent):
-    """The whole report: environment, peaks, and one result per case and
-    thread count."""
-    settings = settings_for(quick)
+def run_benchmarks(cases, thread_counts, quick=False, progress=_silent, sweep=None):
+    """The whole report: environment, peaks, one result per case and thread
+    count, and the summary of the speedups over the best peer.  ``sweep``
+    ({"count", "seed"}) says the cases were drawn by a sweep."""
+    settings = settings_for(quick, sweep is not None)
     report = {"format": "fastdilate-bench/1",
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "settings": dict(dataclasses.asdict(settings), quick=quick, threads=thread_counts),
+              "settings": dict(dataclasses.asdict(settings), quick=quick, threads=thread_counts,
+                               sweep=sweep),
               "environment": environment(), "peaks": {}, "results": []}
     peaks_before = _peaks_at(thread_counts, settings, progress)
     # Each case at every thread count in a row: the speedup from more
@@ -99,6 +114,7 @@ def run_benchmarks(cases, thread_counts, quick=False, progress=_silent):
             result["fastdilate"].update(throughput(sized(case, settings),
                                                    result["fastdilate"]["median_s"],
                                                    report["peaks"][str(threads)]))
+    report["summary"] = summarize(report["results"])
     return report
 
 
@@ -129,10 +145,19 @@ def _stderr(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_options(cases=None, threads=None, json_path=None, plot_path=None, memory=False):
-    """(cases, thread counts) of ``fastdilate bench``'s options; ValueError,
-    before any timing, for an option this installation cannot honour."""
-    selected, thread_counts = select_cases(cases), parse_thread_counts(threads)
+def parse_options(cases=None, threads=None, json_path=None, plot_path=None, memory=False,
+                  sweep=None, seed=None, quick=False):
+    """(cases, thread counts, the sweep's {"count", "seed"} or None) of
+    ``fastdilate bench``'s options; ValueError, before any timing, for an
+    option this installation cannot honour."""
+    thread_counts = parse_thread_counts(threads)
+    if sweep is None:
+        if seed is not None:
+            raise ValueError("--seed needs --sweep N")
+        selected = select_cases(cases)
+    else:
+        sweep = _sweep_options(sweep, seed, cases, quick, memory)
+        selected = draw_cases(sweep["count"], sweep["seed"])
     for option, path in (("--json", json_path), ("--plot", plot_path)):
         folder = os.path.dirname(os.path.abspath(path)) if path is not None else None
         if folder is not None and not os.path.isdir(folder):
@@ -141,14 +166,26 @@ def parse_options(cases=None, threads=None, json_path=None, plot_path=None, memo
         require_matplotlib()
     if memory and importlib.util.find_spec("resource") is None:
         raise ValueError("--memory needs the resource module (Linux or macOS)")
-    return selected, thread_counts
+    return selected, thread_counts, sweep
 
 
-def run_cli(cases, thread_counts, quick=False, json_path=None, plot_path=None, memory=False):
+def _sweep_options(count, seed, cases, quick, memory):
+    """{"count", "seed"} of ``--sweep count --seed seed`` (seed 0 by default)."""
+    for option, given in (("--cases", cases is not None), ("--quick", quick),
+                          ("--memory", memory)):
+        if given:
+            raise ValueError(f"--sweep draws its own shapes at their own sizes: "
+                             f"{option} does not apply to it")
+    return {"count": check_int("--sweep", count, 1),
+            "seed": check_int("--seed", 0 if seed is None else seed, 0)}
+
+
+def run_cli(cases, thread_counts, quick=False, json_path=None, plot_path=None, memory=False,
+            sweep=None):
     """``fastdilate bench`` on parsed options: prints the environment, the
     table and, with ``memory``, peak RSS; returns 0, or 1 when fastdilate
-    failed a case or a peer disagreed with it."""
-    report = run_benchmarks(cases, thread_counts, quick, progress=_stderr)
+    failed a case or a peer disagreed with it.  ``sweep`` as run_benchmarks."""
+    report = run_benchmarks(cases, thread_counts, quick, progress=_stderr, sweep=sweep)
     if memory:
         _stderr("measuring peak memory")
         report["memory"] = [measure_peak_memory(case, threads, quick)

@@ -25,15 +25,23 @@ class Settings:
     matmul_size: int
     copy_bytes: int
     peak_repeats: int
+    max_call_seconds: object = None   # a peer slower than this per call is not timed
 
 
 FULL = Settings(repeats=7, min_sample_seconds=0.1, max_macs=None, matmul_size=2048,
                 copy_bytes=256 << 20, peak_repeats=7)
 QUICK = Settings(repeats=3, min_sample_seconds=0.02, max_macs=500_000_000, matmul_size=1024,
                  copy_bytes=64 << 20, peak_repeats=5)
+# The sweep's shapes are capped when drawn; its many shapes get QUICK's
+# repeats, and a peer slower than half a second a call (SciPy's zero-stuffed
+# kernel at a large dilation, say) is checked but not timed.
+SWEEP = Settings(repeats=3, min_sample_seconds=0.02, max_macs=None, matmul_size=1024,
+                 copy_bytes=64 << 20, peak_repeats=5, max_call_seconds=0.5)
 
 
-def settings_for(quick):
+def settings_for(quick, sweep=False):
+    if sweep:
+        return SWEEP
     return QUICK if quick else FULL
 
 
