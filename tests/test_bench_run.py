@@ -75,7 +75,8 @@ def test_quick_run_prints_one_table_and_progress(quick_run):
     assert code == 0, err
     header = next(line for line in out.splitlines() if line.startswith("case "))
     for column in ["thr", "fastdilate", "GFLOP/s", "% of peak", "vs reference", "vs numpy",
-                   "vs scipy", "vs torch", "vs onnxruntime", "vs jax", "vs best", "torch path"]:
+                   "vs scipy", "vs torch", "vs onnxruntime", "vs jax", "vs best peer",
+                   "torch path"]:
         assert column in header
     (row,) = [line for line in out.splitlines() if line.startswith("tiny-latency")]
     assert " us " in row  # per-call latency in microseconds
@@ -211,7 +212,7 @@ def test_a_sweep_runs_the_drawn_shapes_and_sums_them_up(sweep_run):
     assert report["settings"]["max_call_seconds"] == SWEEP.max_call_seconds
     for name in names:
         assert any(line.startswith(name) for line in out.splitlines())
-    (summary,) = [line for line in out.splitlines() if line.startswith("vs best peer")]
+    (summary,) = [line for line in out.splitlines() if line.startswith("vs best peer at")]
     facts = report["summary"]["1"]
     assert summary.startswith(f"vs best peer at 1 thread(s), {facts['shapes']} shape(s)")
     assert facts["worst"]["case"] in names

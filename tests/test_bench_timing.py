@@ -39,3 +39,13 @@ def test_parse_thread_counts():
     for bad in ("0", "a", "", [0, 1]):
         with pytest.raises(ValueError, match="threads"):
             fdb.parse_thread_counts(bad)
+
+
+def test_no_pause_follows_a_quiet_runner(monkeypatch):
+    pauses = []
+    monkeypatch.setattr(fdb.time, "sleep", pauses.append)
+    runners = {"a": lambda: None, "quiet": lambda: None, "b": lambda: None}
+    fdb.time_interleaved(runners, repeats=2, min_sample_seconds=0.0, settle_seconds=0.5,
+                         quiet=["quiet"])
+    # per round: a (after b), quiet (after a), b (after quiet: no pause)
+    assert pauses == [0.5, 0.5] * 2

@@ -1,6 +1,7 @@
 """``fastdilate bench``: fastdilate against its peers, one module per concern.
 
 - ``cases``: the named cases, their reduced sizes and inputs
+- ``sweep``: the randomised sweep's distribution of layer shapes
 - ``peers``: every other way to compute a case, and the check of its result
 - ``timing``: interleaved timing, BLAS thread caps, the machine's peaks
 - ``report``: environment facts, the table and its legend, JSON, plot

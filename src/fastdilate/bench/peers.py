@@ -312,6 +312,7 @@ class Peer:
                       # single-threaded peers ignore threads
     unsupported: object = lambda case: None   # (case) -> why it cannot, or None
     facts: object = None   # (zero-argument callable) -> dict of extra facts
+    spins: bool = True     # leaves threads spinning after a call: the next runner waits
 
     def skip_reason(self, case):
         missing = [module for module in self.modules if importlib.util.find_spec(module) is None]
@@ -321,11 +322,12 @@ class Peer:
 
 
 PEERS = (
-    Peer("reference", (), _prepare_reference, _reference_unsupported),
+    Peer("reference", (), _prepare_reference, _reference_unsupported, spins=False),
     Peer("numpy", (), _prepare_numpy),
-    Peer("scipy", ("scipy",), _prepare_scipy, _scipy_unsupported),
+    Peer("scipy", ("scipy",), _prepare_scipy, _scipy_unsupported, spins=False),
     Peer("torch", ("torch",), _prepare_torch, facts=torch_kernel),
-    Peer("onnxruntime", ("onnxruntime", "onnx"), _prepare_onnxruntime, _onnxruntime_unsupported),
+    Peer("onnxruntime", ("onnxruntime", "onnx"), _prepare_onnxruntime, _onnxruntime_unsupported,
+         spins=False),
     Peer("jax", ("jax",), _prepare_jax),
 )
 PEER_NAMES = [peer.name for peer in PEERS]

@@ -14,8 +14,8 @@ import platform
 import numpy as np
 
 from .._info import build_info
-from .peers import ENGINES, PEER_NAMES
-from .timing import available_cpus
+from .peers import ENGINES, PEER_NAMES, PEERS
+from .timing import SETTLE_SECONDS, available_cpus
 
 
 def problems(report):
@@ -165,7 +165,7 @@ def _peak_cell(fastdilate):
 def format_table(report):
     """The results as one fixed-width table, with its legend."""
     header = (["case", "thr", "fastdilate", "GFLOP/s", "% of peak"]
-              + [f"vs {name}" for name in PEER_NAMES] + ["vs best", "torch path"])
+              + [f"vs {name}" for name in PEER_NAMES] + ["vs best peer", "torch path"])
     rows = []
     for result in report["results"]:
         if "error" in result:
@@ -187,12 +187,14 @@ def _legend(report):
     settings = report["settings"]
     lines = ["",
              f"fastdilate: median time per call over {settings['repeats']} repeats, peers timed "
-             f"in turn with it; vs X = X's median / fastdilate's (above 1x fastdilate is faster).",
+             f"in turn with it, each sample {SETTLE_SECONDS} s after the one before (none "
+             f"after {', '.join(peer.name for peer in PEERS if not peer.spins)}, whose threads "
+             f"do not spin); vs X = X's median / fastdilate's (above 1x fastdilate is faster).",
              "GFLOP/s = 2*MACs/time; % of peak: memory-bound cases against copy bandwidth "
              "(input + output bytes once), others against NumPy matmul of their dtype.",
              "'-' = peer not applicable or not installed (reasons in --json); SciPy and the "
              "reference run on one thread whatever the thread count.",
-             f"vs best = over the fastest of {', '.join(ENGINES)} on the case (named).",
+             f"vs best peer = over the fastest of {', '.join(ENGINES)} on the case (named).",
              "threads: torch set_num_threads; onnxruntime intra-op threads (inter-op 1, no "
              "spinning); jax NPROC, which sizes XLA's CPU thread pool (its client restarts "
              "when the count changes); NumPy's BLAS capped by threadpoolctl."]

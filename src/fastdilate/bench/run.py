@@ -42,7 +42,9 @@ def bench_case(case, threads, settings, progress=_silent):
             if run is not None:
                 runners[name] = run
         progress(_check_summary(peers) + f"; timing {settings.repeats} interleaved repeats")
-        timings = time_interleaved(runners, settings.repeats, settings.min_sample_seconds)
+        quiet = [name for name in runners if name != "fastdilate" and not peer_named(name).spins]
+        timings = time_interleaved(runners, settings.repeats, settings.min_sample_seconds,
+                                   quiet=quiet)
     fastdilate = _timing(*timings.pop("fastdilate"))
     progress(f"  fastdilate {format_seconds(fastdilate['median_s'])}")
     for name, (calls, samples) in timings.items():

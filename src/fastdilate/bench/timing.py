@@ -80,23 +80,27 @@ def calls_per_sample(run, min_sample_seconds, max_calls=1_000_000):
 # OpenBLAS's idle threads spin for about 0.1 s after a call (2**28 cycles),
 # and PyTorch's for a while too, taking CPU from whatever runs next: measured
 # here, a 2-thread fastdilate call right after a NumPy matmul took twice as
-# long as one 0.2 s later.  Every sample therefore starts after a pause, and
-# an untimed call then wakes the runner's own threads and caches.
+# long as one 0.2 s later.  Every sample therefore starts after a pause
+# (unless the runner before it leaves no spinning threads), and an untimed
+# call then wakes the runner's own threads and caches.
 SETTLE_SECONDS = 0.2
 
 
-def time_interleaved(runners, repeats, min_sample_seconds, settle_seconds=SETTLE_SECONDS):
+def time_interleaved(runners, repeats, min_sample_seconds, settle_seconds=SETTLE_SECONDS,
+                     quiet=()):
     """{name: (calls per sample, [seconds per call] * repeats)}, the runners
     taking turns within every repeat so that drift touches all alike, each
-    sample after ``settle_seconds`` for the runner before it to go idle and
-    one untimed call."""
+    sample after ``settle_seconds`` for the runner before it to go idle
+    (none after a runner named in ``quiet``) and one untimed call."""
     calls = {name: calls_per_sample(run, min_sample_seconds) for name, run in runners.items()}
     samples = {name: [] for name in runners}
+    names = list(runners)
     for _ in range(repeats):
-        for name, run in runners.items():
-            time.sleep(settle_seconds)
-            run()
-            samples[name].append(seconds_per_call(run, calls[name]))
+        for index, name in enumerate(names):
+            if names[index - 1] not in quiet:  # the first follows the last of the round before
+                time.sleep(settle_seconds)
+            runners[name]()
+            samples[name].append(seconds_per_call(runners[name], calls[name]))
     return {name: (calls[name], samples[name]) for name in runners}
 
 
