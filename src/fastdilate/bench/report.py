@@ -15,7 +15,7 @@ import numpy as np
 
 from .._info import build_info
 from .peers import ENGINES, PEER_NAMES, PEERS
-from .timing import SETTLE_SECONDS, available_cpus
+from .timing import SETTLE_SECONDS, SLOW_FACTOR, available_cpus
 
 
 def problems(report):
@@ -206,7 +206,8 @@ def _legend(report):
     if any("too_slow" in peer for result in report["results"]
            for peer in result.get("peers", {}).values()):
         lines.append(f"slow = checked but not timed: one call took over "
-                     f"{settings['max_call_seconds']} s (reasons in --json).")
+                     f"{settings['max_call_seconds']} s and {SLOW_FACTOR}x fastdilate's "
+                     f"(times in --json).")
     for threads, peaks in report["peaks"].items():
         matmul = peaks["matmul_gflops"]
         lines.append(f"peaks at {threads} thread(s), best of before and after: float32 matmul "

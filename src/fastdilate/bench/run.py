@@ -20,8 +20,8 @@ from .report import (best_peer, environment, format_environment, format_seconds,
                      format_table, plot_speedups, problems, require_matplotlib, summarize,
                      write_json)
 from .sweep import draw_cases
-from .timing import (limit_blas_threads, measure_peaks, parse_thread_counts, settings_for,
-                     throughput, time_interleaved)
+from .timing import (SLOW_FACTOR, limit_blas_threads, measure_peaks, parse_thread_counts,
+                     seconds_per_call, settings_for, throughput, time_interleaved)
 
 
 def _silent(message):
@@ -35,10 +35,11 @@ def bench_case(case, threads, settings, progress=_silent):
     with limit_blas_threads(threads):
         expected, scale = expected_output(run_case, x, w, threads)
         runners = {"fastdilate": prepare_fastdilate(run_case, x, w, threads)}
+        too_slow = _too_slow_seconds(settings, runners["fastdilate"])
         peers = {}
         for name in PEER_NAMES:
             peers[name], run = _checked_peer(name, run_case, x, w, threads, expected, scale,
-                                             settings.max_call_seconds)
+                                             too_slow)
             if run is not None:
                 runners[name] = run
         progress(_check_summary(peers) + f"; timing {settings.repeats} interleaved repeats")
@@ -53,6 +54,13 @@ def bench_case(case, threads, settings, progress=_silent):
     return {"case": case.name, "threads": threads, "reduced": reduced(case, run_case),
             "params": run_case.summary(), "fastdilate": fastdilate, "peers": peers,
             "best_peer": best_peer(peers)}
+
+
+def _too_slow_seconds(settings, fastdilate):
+    """The time of one call over which a peer is checked but not timed, or None."""
+    if settings.max_call_seconds is None:
+        return None
+    return max(settings.max_call_seconds, SLOW_FACTOR * seconds_per_call(fastdilate, 1))
 
 
 def _checked_peer(name, case, x, w, threads, expected, scale, max_call_seconds=None):
@@ -74,8 +82,8 @@ def _checked_peer(name, case, x, w, threads, expected, scale, max_call_seconds=N
     if facts is not None:
         info.update(facts(run))
     if max_call_seconds is not None and info["check_s"] > max_call_seconds:
-        info["too_slow"] = (f"one call took {info['check_s']:.2f} s, over the "
-                            f"{max_call_seconds} s limit")
+        info["too_slow"] = (f"one call took {info['check_s']:.2f} s, over the limit of "
+                            f"{max_call_seconds:.2f} s")
     return info, (run if info["check"]["ok"] and "too_slow" not in info else None)
 
 

@@ -25,8 +25,14 @@ class Settings:
     matmul_size: int
     copy_bytes: int
     peak_repeats: int
-    max_call_seconds: object = None   # a peer slower than this per call is not timed
+    # A peer slower than this per call (and than SLOW_FACTOR x fastdilate) is
+    # checked, not timed.
+    max_call_seconds: object = None
 
+
+# A peer too slow to time is also this many times slower than fastdilate:
+# it cannot be the best peer.
+SLOW_FACTOR = 10
 
 FULL = Settings(repeats=7, min_sample_seconds=0.1, max_macs=None, matmul_size=2048,
                 copy_bytes=256 << 20, peak_repeats=7)
