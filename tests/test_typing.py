@@ -2,12 +2,14 @@
 and annotates what it exports, so mypy checks a caller's code against it."""
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
 import fastdilate
 
 PACKAGE_ROOT = Path(fastdilate.__file__).resolve().parent.parent
+INSTALLED = PACKAGE_ROOT in {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
 
 CALLER = textwrap.dedent("""
     import numpy as np
@@ -29,12 +31,14 @@ CALLER = textwrap.dedent("""
 def run_mypy(tmp_path):
     caller = tmp_path / "caller.py"
     caller.write_text(CALLER)
+    # An installed package is found in site-packages; a source tree (an
+    # editable install, whose import hook mypy cannot follow) on MYPYPATH.
+    env = {"PATH": "/usr/bin:/bin"} | ({} if INSTALLED else {"MYPYPATH": str(PACKAGE_ROOT)})
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-error-summary", "--cache-dir", str(tmp_path / "c"),
          "--python-executable", sys.executable, str(caller)],
-        capture_output=True, text=True, timeout=300,
-        env={"MYPYPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin"})
-    return done.stdout.splitlines()
+        capture_output=True, text=True, timeout=300, env=env)
+    return done.stdout.splitlines() + done.stderr.splitlines()
 
 
 def test_mypy_sees_the_public_types_and_rejects_bad_arguments(tmp_path):
