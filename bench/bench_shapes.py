@@ -114,7 +114,7 @@ SHAPES = (
 
 def named_cases():
     """The named cases of ``fastdilate bench``, as shapes of class "named"."""
-    from fastdilate.benchmark import CASES
+    from fastdilate.bench.cases import CASES
 
     return tuple(S("named", c.name, c.batch, c.c_in, c.c_out, c.size, c.kernel, c.dilation,
                    c.stride, c.padding, c.groups, c.dtype) for c in CASES)
