@@ -54,17 +54,22 @@ def check_out(out, shape, dtype, inputs):
 
 
 # ------------------------------------------------------------ convolution
+class CorePlan(NamedTuple):
+    """How the core runs one checked call, from its shapes and arguments."""
+    scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
+    groups: int
+    dense: bool         # the core's dense kernel runs, on packed weights
+    threads: int
+    zero_bias: np.ndarray
+
+
 class _Plan(NamedTuple):
     """Everything a call's shapes and arguments decide, checked once."""
     dtype: np.dtype
     x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
     out_shape: tuple    # output as (N, C_out, H_out, W_out)
     result_shape: tuple  # output as the caller gets it
-    scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
-    groups: int
-    dense: bool         # the core's dense kernel runs, on packed weights
-    threads: int
-    zero_bias: np.ndarray
+    core: CorePlan
 
 
 def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
@@ -84,18 +89,40 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                                            w_shape[:2] + (1,) + w_shape[2:],
                                            out_shape[:2] + (1,) + out_shape[2:])
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
-    c_in, c_out, groups = batch_shape[1], w_shape[0], geometry.groups
+    plan = core_plan(dtype, batch_shape, w_shape, out_shape, strides, dilations,
+                     (pads[0][0], pads[1][0]), padding_mode, geometry.groups, threads)
+    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, plan)
+
+
+@functools.lru_cache(maxsize=256)
+def core_plan(dtype, x_shape, w_shape, out_shape, strides, dilations, pads_before,
+              padding_mode, groups, threads):
+    """How the core runs a 2-D call whose geometry is already checked.
+
+    Shapes are (N, C_in, H, W), (C_out, C_in // groups, KH, KW) and
+    (N, C_out, H_out, W_out); ``pads_before`` is (top, left), the padding
+    after the input being what the output size implies.  Other front ends
+    (the gradients) run the core on geometry they derived from a checked
+    call through this and ``run_core``.
+    """
+    c_in, c_out = x_shape[1], w_shape[0]
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
     dense = _layout.takes_dense_kernel(c_out, groups)
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                               dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
                               dense)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
-               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
+               pads_before[0], pads_before[1], PADDING_MODES.index(padding_mode), groups, tile)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, dense,
-                 threads, zero_bias)
+    return CorePlan(scalars, groups, dense, threads, zero_bias)
+
+
+def run_core(plan, x, w, b, out):
+    """Run the core on C-contiguous arrays of the plan's dtype: x and out 4-D,
+    w of the weight's shape (packed here for the dense kernel), b (C_out,) or None."""
+    core.conv2d_forward(x, _layout.packed_weight(w, plan.groups) if plan.dense else w.ravel(),
+                        plan.zero_bias if b is None else b, out, *plan.scalars, plan.threads)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -133,11 +160,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         result = check_out(out, plan.result_shape, plan.dtype, named)
     if plan.out_shape[0] == 0:
         return result
-    w_core = np.ascontiguousarray(w, dtype=plan.dtype)
-    core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
-                        _layout.packed_weight(w_core, plan.groups) if plan.dense else w_core.ravel(),
-                        plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
-                        result.reshape(plan.out_shape), *plan.scalars, plan.threads)
+    run_core(plan.core, np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
+             np.ascontiguousarray(w, dtype=plan.dtype),
+             None if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
+             result.reshape(plan.out_shape))
     return result
 
 
