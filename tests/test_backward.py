@@ -152,7 +152,7 @@ def test_matches_pytorch_autograd_on_its_conv_cases(torch, name, dtype):
     # Each gradient is a sum of products: bound the error by the sum of |terms|.
     bounds = torch_gradients(torch, dims, np.abs(g), np.abs(x), np.abs(w), kwargs)
     for value, want, bound, like in zip(got, expected, bounds, (x, w, g[..., :1])):
-        assert value.dtype == dtype and value.shape == want.shape
+        assert value.dtype == dtype and value.shape == want.shape and value.flags.c_contiguous
         tolerance = TOLERANCE[np.dtype(dtype)] * (bound + np.finfo(np.float64).tiny)
         assert np.all(np.abs(value - want) <= tolerance), name
 

@@ -118,7 +118,7 @@ def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups
     plan = _api.core_plan(g4.dtype, x_swapped.shape, g_swapped.shape, out.shape, dilations,
                           strides, (pads[0][0], pads[1][0]), padding_mode, groups, threads)
     _api.run_core(plan, x_swapped, g_swapped, None, out)
-    return out.transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
 
 def _grad_input(g4, x_shape, w4, strides, dilations, pads, padding_mode, groups, threads):
