@@ -17,6 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import fastdilate as fd
+from fastdilate import _backward
+from fastdilate._dispatch import core
 from conftest import (BAD_ARGUMENT, PADDING_MODES, SERIAL_MACS, TOLERANCE, Unchanged,
                       assert_bitwise_equal, random_array, sweep)
 
@@ -228,6 +230,48 @@ def test_adjoint_identities_1d(problem):
 @given(conv_problems(2))
 def test_adjoint_identities_2d(problem):
     _check_adjoint(2, *problem)
+
+
+@st.composite
+def wide_problems(draw):
+    """2-D problems whose channels per group fill vectors (some partly), for
+    the blocked weight-gradient kernel, with a thread count and a piece size."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    lanes = core.GRAD_WEIGHT_VECTOR_BYTES // np.dtype(dtype).itemsize
+    groups = draw(st.integers(1, 2))
+    c_group = draw(st.integers(lanes, 3 * lanes + 1))
+    o_group = draw(st.integers(1, 2 * core.GRAD_WEIGHT_CO_BLOCK + 1))
+    kernel, stride, dilation = (tuple(draw(st.integers(1, 3)) for _ in range(2)) for _ in "ksd")
+    spatial = tuple(draw(st.integers(4, 14)) for _ in range(2))
+    mode = draw(st.sampled_from(PADDING_MODES))
+    padding = tuple(draw(st.integers(0, 3)) for _ in range(2))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                  padding_mode=mode)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = random_array(rng, (draw(st.integers(1, 3)), groups * c_group) + spatial, dtype)
+    w = random_array(rng, (groups * o_group, c_group) + kernel, dtype)
+    try:
+        y = fd.conv2d(x, w, **kwargs)
+    except ValueError:
+        assume(False)
+    piece_bytes = draw(st.sampled_from([1, 4096, _backward.PIECE_BYTES]))
+    return random_array(rng, y.shape, dtype), x, w, kwargs, draw(st.integers(1, 3)), piece_bytes
+
+
+@sweep(60)
+@given(wide_problems())
+def test_blocked_weight_gradient_matches_the_batch_swapped_one(problem):
+    g, x, w, kwargs, threads, piece_bytes = problem
+    original = _backward._grad_weight_blocked
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_backward, "PIECE_BYTES", piece_bytes)
+        blocked = fd.conv2d_backward(g, x, w, num_threads=threads, **kwargs)[1]
+        patch.setattr(_backward, "_grad_weight_blocked", None)  # must not be reached
+        patch.setattr(core, "GRAD_WEIGHT_VECTOR_BYTES", 1 << 20)
+        swapped = fd.conv2d_backward(g, x, w, num_threads=threads, **kwargs)[1]
+    assert original is _backward._grad_weight_blocked
+    bound = fd.conv2d_backward(np.abs(g), np.abs(x), np.abs(w), **kwargs)[1]
+    assert np.all(np.abs(blocked - swapped) <= 2 * TOLERANCE[g.dtype] * bound)
 
 
 # ------------------------------------------------------------ the results

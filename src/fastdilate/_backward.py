@@ -105,7 +105,29 @@ def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, d
     return grad_input, grad_weight, grad_bias
 
 
+# np.pad's names for the padding modes other than zeros.
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+# Bytes of input and grad_output that one piece of the weight gradient's
+# sum reads: what many blocks re-read, so it should stay in L2.
+PIECE_BYTES = 256 * 1024
+# Pieces at most: each stores a partial sum of the whole weight gradient.
+MAX_PIECES = 64
+
+
 def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups, threads):
+    """The channels-last kernel where the input channels per group fill a
+    vector; else (depthwise, few channels) the forward core with batch and
+    channels swapped."""
+    lanes = core.GRAD_WEIGHT_VECTOR_BYTES // g4.dtype.itemsize
+    if x4.shape[1] // groups >= lanes:
+        return _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode,
+                                    groups, threads, lanes)
+    return _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode,
+                                groups, threads)
+
+
+def _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
+                         threads):
     """Input channels as the batch, (group, batch) as the channels, grad_output
     as the (C_out, N, H_out, W_out) weight: out[c, o, kh, kw]."""
     n, c_in, h, w = x4.shape
@@ -119,6 +141,56 @@ def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups
                           strides, (pads[0][0], pads[1][0]), padding_mode, groups, threads)
     _api.run_core(plan, x_swapped, g_swapped, None, out)
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
+
+
+def _channel_blocks(array, groups, block, offset=(0, 0), extent=None):
+    """(N, C, H, W) as (N, H', groups, blocks, W', block): each group's
+    channels in blocks of ``block``, zeros past C // groups; placed at
+    ``offset`` in an extent (H', W') of zeros, cropped to it."""
+    n, c = array.shape[:2]
+    extent = array.shape[2:] if extent is None else extent
+    per_group, (top, left) = c // groups, offset
+    blocks = -(-per_group // block)
+    out = np.zeros((n, extent[0], groups, blocks, extent[1], block), array.dtype)
+    inside = array[:, :, :max(extent[0] - top, 0), :max(extent[1] - left, 0)]
+    h, w = inside.shape[2:]
+    inside = inside.reshape(n, groups, per_group, h, w)
+    if per_group % block:
+        inside = np.concatenate(
+            [inside, np.zeros((n, groups, blocks * block - per_group, h, w), array.dtype)], 2)
+    out[:, top:top + h, :, :, left:left + w] = inside.reshape(
+        n, groups, blocks, block, h, w).transpose(0, 4, 1, 2, 5, 3)
+    return out
+
+
+def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
+                         threads, lanes):
+    n, c_in = x4.shape[:2]
+    c_out, c_group, kh, kw = w_shape
+    o_group = c_out // groups
+    block = core.GRAD_WEIGHT_CO_BLOCK
+    c_pad, o_pad = -(-c_group // lanes) * lanes, -(-o_group // block) * block
+    h_out, w_out = g4.shape[2:]
+    reach = tuple((o - 1) * s + (k - 1) * d + 1
+                  for o, s, d, k in zip((h_out, w_out), strides, dilations, (kh, kw)))
+    if padding_mode == "zeros":
+        x_t = _channel_blocks(x4, groups, lanes, (pads[0][0], pads[1][0]), reach)
+    else:
+        padded = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
+        x_t = _channel_blocks(padded[:, :, :reach[0], :reach[1]], groups, lanes)
+    g_t = _channel_blocks(g4, groups, block)
+    bytes_per_point = g4.dtype.itemsize * groups * (c_pad * strides[1] + o_pad)
+    points = max(PIECE_BYTES // bytes_per_point, -(-n * h_out * w_out // MAX_PIECES), 1)
+    rows = max(points // w_out, 1)
+    piece_len = w_out if rows > 1 else min(points, w_out)
+    pieces = -(-n * h_out // rows) * -(-w_out // piece_len)
+    partial = np.empty((pieces, groups, kh, kw, o_pad, c_pad), g4.dtype)
+    core.conv_grad_weight(x_t, g_t, partial, kh, kw, *strides, *dilations, rows, piece_len,
+                          threads)
+    total = partial.sum(axis=0) if pieces > 1 else partial[0]  # pairwise: a fixed order
+    # [g, kh, kw, o, c] -> [g * o_group + o, c, kh, kw]
+    return np.ascontiguousarray(total[:, :, :, :o_group, :c_group].transpose(0, 3, 4, 1, 2)
+                                ).reshape(w_shape)
 
 
 def _grad_input(g4, x_shape, w4, strides, dilations, pads, padding_mode, groups, threads):
