@@ -99,6 +99,7 @@ def in_forked_child():
 include "_core_tile.pxi"
 include "_core_thin.pxi"
 include "_core_dense.pxi"
+include "_core_backward.pxi"
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
@@ -232,6 +233,3 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
         run_convolution(<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(weights),
                         <const double*> cnp.PyArray_DATA(bias), <double*> cnp.PyArray_DATA(out),
                         &g, x.shape[0], num_threads)
-
-
-include "_core_backward.pxi"
