@@ -5,6 +5,7 @@
 array([ 6.,  0.,  9.,  0., 12.])
 """
 from ._api import conv1d, conv2d, dilated_convolve_1d
+from ._backward import conv1d_backward, conv2d_backward
 from ._info import build_info
 from ._version import __version__
 from .receptive import (compute_receptive_field, gridding_holes, trace_dependencies,
@@ -15,7 +16,9 @@ __all__ = [
     "build_info",
     "compute_receptive_field",
     "conv1d",
+    "conv1d_backward",
     "conv2d",
+    "conv2d_backward",
     "dilated_convolve_1d",
     "gridding_holes",
     "trace_dependencies",

@@ -65,18 +65,23 @@ def check_out(out, shape, dtype, inputs):
 
 
 # ------------------------------------------------------------ convolution
-class _Plan(NamedTuple):
-    """Everything a call's shapes and arguments decide, checked once."""
-    dtype: np.dtype
-    x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
-    out_shape: tuple    # output as (N, C_out, H_out, W_out)
-    result_shape: tuple  # output as the caller gets it
+class CorePlan(NamedTuple):
+    """How the core runs one checked call, from its shapes and arguments."""
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
     kernel: int         # the core's kernel family (its dense one reads packed weights)
     pads_with_zeros: bool  # the dense kernel on zero padding: it may skip padding taps
     threads: int
     zero_bias: np.ndarray
+
+
+class _Plan(NamedTuple):
+    """Everything a call's shapes and arguments decide, checked once."""
+    dtype: np.dtype
+    x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
+    out_shape: tuple    # output as (N, C_out, H_out, W_out)
+    result_shape: tuple  # output as the caller gets it
+    core: CorePlan
 
 
 def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
@@ -96,7 +101,23 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                                            w_shape[:2] + (1,) + w_shape[2:],
                                            out_shape[:2] + (1,) + out_shape[2:])
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
-    c_in, c_out, groups = batch_shape[1], w_shape[0], geometry.groups
+    plan = core_plan(dtype, batch_shape, w_shape, out_shape, strides, dilations,
+                     (pads[0][0], pads[1][0]), padding_mode, geometry.groups, threads)
+    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, plan)
+
+
+@functools.lru_cache(maxsize=256)
+def core_plan(dtype, x_shape, w_shape, out_shape, strides, dilations, pads_before,
+              padding_mode, groups, threads):
+    """How the core runs a 2-D call whose geometry is already checked.
+
+    Shapes are (N, C_in, H, W), (C_out, C_in // groups, KH, KW) and
+    (N, C_out, H_out, W_out); ``pads_before`` is (top, left), the padding
+    after the input being what the output size implies.  Other front ends
+    (the gradients) run the core on geometry they derived from a checked
+    call through this and ``run_core``.
+    """
+    c_in, c_out = x_shape[1], w_shape[0]
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
     kernel = _layout.kernel_family(c_in, c_out, groups, w_shape[2], out_shape[2])
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
@@ -106,14 +127,34 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
                                        w_shape[2], strides, dilations, out_shape[0] * c_out,
                                        threads)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
-               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, kernel, tile,
-               band)
+               pads_before[0], pads_before[1], PADDING_MODES.index(padding_mode), groups, kernel,
+               tile, band)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
     pads_with_zeros = (kernel == core.DENSE_KERNEL and padding_mode == "zeros"
-                       and any(map(any, pads)))
-    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, kernel,
-                 pads_with_zeros, threads, zero_bias)
+                       and _reads_padding(x_shape, w_shape, out_shape, strides, dilations,
+                                          pads_before))
+    return CorePlan(scalars, groups, kernel, pads_with_zeros, threads, zero_bias)
+
+
+def _reads_padding(x_shape, w_shape, out_shape, strides, dilations, pads_before):
+    """Whether some tap reads padding, before or after the input, on an axis."""
+    for axis in range(2):
+        size, kernel, out_size = x_shape[2 + axis], w_shape[2 + axis], out_shape[2 + axis]
+        reach = (out_size - 1) * strides[axis] + dilations[axis] * (kernel - 1) + 1
+        if pads_before[axis] > 0 or reach > size + pads_before[axis]:
+            return True
+    return False
+
+
+def run_core(plan, x, w, b, out):
+    """Run the core on C-contiguous arrays of the plan's dtype: x and out 4-D,
+    w of the weight's shape (packed here for the dense kernel), b (C_out,) or None."""
+    b = plan.zero_bias if b is None else b
+    skip_padding = plan.pads_with_zeros and _layout.padding_taps_add_zeros(w, b)
+    core.conv2d_forward(x, (_layout.packed_weight(w, plan.groups)
+                            if plan.kernel == core.DENSE_KERNEL else w.ravel()),
+                        b, out, *plan.scalars, skip_padding, plan.threads)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -151,14 +192,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         result = check_out(out, plan.result_shape, plan.dtype, named)
     if plan.out_shape[0] == 0:
         return result
-    w_core = np.ascontiguousarray(w, dtype=plan.dtype)
-    b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
-    skip_padding = plan.pads_with_zeros and _layout.padding_taps_add_zeros(w_core, b_core)
-    core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
-                        (_layout.packed_weight(w_core, plan.groups)
-                         if plan.kernel == core.DENSE_KERNEL else w_core.ravel()),
-                        b_core, result.reshape(plan.out_shape), *plan.scalars, skip_padding,
-                        plan.threads)
+    run_core(plan.core, np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
+             np.ascontiguousarray(w, dtype=plan.dtype),
+             None if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
+             result.reshape(plan.out_shape))
     return result
 
 

@@ -67,3 +67,26 @@ def conv2d_forward(
     skip_padding: bool,
     num_threads: int,
 ) -> None: ...
+
+# The weight gradient's reduction (_core_backward.pxi), for fastdilate._backward:
+# channels cut into blocks of a vector (input) and of GRAD_WEIGHT_CO_BLOCK rows
+# (grad_output); x padded and cut to what the taps read; one partial sum per
+# piece of rows_per_piece rows (or piece_len points of one row), added up by
+# the caller in their order.
+GRAD_WEIGHT_CO_BLOCK: int
+GRAD_WEIGHT_VECTOR_BYTES: int
+
+def conv_grad_weight(
+    x: _Floats,        # (N, H_in, G, C_pad / lanes, W_in, lanes)
+    g: _Floats,        # (N, H_out, G, O_pad / CO_BLOCK, W_out, CO_BLOCK)
+    partial: _Floats,  # OUT (pieces, G, KH, KW, O_pad, C_pad)
+    kernel_h: int,
+    kernel_w: int,
+    stride_h: int,
+    stride_w: int,
+    dilation_h: int,
+    dilation_w: int,
+    rows_per_piece: int,
+    piece_len: int,
+    num_threads: int,
+) -> None: ...

@@ -104,6 +104,7 @@ include "_core_tile.pxi"
 include "_core_thin.pxi"
 include "_core_dense.pxi"
 include "_core_depthwise.pxi"
+include "_core_backward.pxi"
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,

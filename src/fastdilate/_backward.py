@@ -1,0 +1,280 @@
+"""Gradients of conv1d and conv2d, run on the forward core.
+
+Both gradients are themselves dilated convolutions, so they take the same
+compiled loops (no im2col, no BLAS, bitwise identical for any thread count):
+
+* grad_weight[o, c, k] = sum_{n,t} g[n, o, t] * xpad[n, c, t*stride + k*dilation]
+  convolves the input, with batch and channels swapped, by grad_output as
+  the weight: the forward's stride becomes the dilation and its dilation the
+  stride, the output being the kernel's K taps.
+* grad_input is the transposed convolution.  Split by the phase r of a
+  padded position p = q*stride + r, it is an ordinary dilated convolution
+  of grad_output with the transposed, flipped taps k whose k*dilation is r
+  mod stride (dilation / gcd(stride, dilation) apart): nothing is
+  zero-inserted.  With a padding mode other than zeros, the gradient with
+  respect to the padded input is folded back onto the input it copies.
+
+The arguments go through the forward's checks (``_checks.check_conv``) and
+dtype rules (``_api``); the core runs through ``_api.core_plan/run_core``.
+"""
+import functools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _api
+from ._checks import as_thread_request, check_conv
+from ._dispatch import core
+from .reference import _padded_index
+
+
+class _Phase(NamedTuple):
+    """One stride phase of grad_input along one axis."""
+    taps: tuple      # kernel taps k, flipped (descending), whose k*dilation is r mod stride
+    dilation: int    # between consecutive taps, in grad_output samples
+    pad: int         # zeros before grad_output
+    crop: int        # grad_output samples dropped from the start
+    count: int       # positions computed
+    start: int       # where the first lands in the axis gradient, every `stride` apart
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_phases(size, pads, kernel, stride, dilation, out_size, zeros):
+    """The phases of one axis, over the input itself (zeros padding) or the
+    whole padded extent (folded back afterwards)."""
+    lo, hi = (pads[0], pads[0] + size) if zeros else (0, size + pads[0] + pads[1])
+    step = dilation // math.gcd(stride, dilation)
+    phases = []
+    for r in range(stride):
+        taps = tuple(k for k in range(kernel) if k * dilation % stride == r)
+        first = -(-(lo - r) // stride)                       # first q with q*stride + r >= lo
+        count = -(-(hi - r) // stride) - first
+        if not taps or count < 1:
+            continue
+        reach = (taps[-1] * dilation - r) // stride          # the flipped kernel's first tap
+        crop = max(first - reach, 0)
+        if crop >= out_size:  # every tap reads past grad_output's end: zeros
+            continue
+        phases.append(_Phase(taps[::-1], step if len(taps) > 1 else 1,
+                             max(reach - first, 0), crop, count, first * stride + r - lo))
+    return tuple(phases)
+
+
+def _flatten_output_mask(output_mask):
+    try:
+        mask = tuple(output_mask)
+    except TypeError:
+        mask = ()
+    if len(mask) != 3 or not all(isinstance(m, (bool, np.bool_)) for m in mask):
+        raise TypeError(f"output_mask must be three booleans (grad_input, grad_weight, "
+                        f"grad_bias), got {output_mask!r}")
+    return mask
+
+
+def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, dilation, groups,
+              padding_mode, output_mask, num_threads):
+    g, x, w = (_api.as_array(n, v) for n, v in
+               (("grad_output", grad_output), ("input", input), ("weight", weight)))
+    geometry = check_conv(name, spatial_dims, x.shape, w.shape, None, stride, padding, dilation,
+                          groups, padding_mode)
+    if g.shape != geometry.result_shape:
+        raise ValueError(f"{name}_backward: grad_output must have the forward's output shape "
+                         f"{geometry.result_shape}, got {g.shape}")
+    mask = _flatten_output_mask(output_mask)
+    threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
+    dtype = _api.result_dtype(g.dtype, x.dtype, w.dtype)
+    lift = (lambda shape: shape[:2] + (1,) + shape[2:]) if spatial_dims == 1 else (lambda s: s)
+    g4 = np.ascontiguousarray(g, dtype).reshape(lift(geometry.out_shape))
+    x4 = np.ascontiguousarray(x, dtype).reshape(lift(geometry.batch_shape))
+    w4 = np.ascontiguousarray(w, dtype).reshape(lift(geometry.weight_shape))
+    strides, dilations, pads = geometry.strides, geometry.dilations, geometry.pads
+    if spatial_dims == 1:  # 1-D runs as 2-D with height 1
+        strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
+    args = (strides, dilations, pads, geometry.padding_mode, geometry.groups, threads)
+    empty = g4.shape[0] == 0
+    grad_input = grad_weight = grad_bias = None
+    if mask[0]:
+        grad_input = (np.zeros(x4.shape, dtype) if empty else _grad_input(g4, x4.shape, w4, *args))
+        grad_input = grad_input.reshape(x.shape)
+    if mask[1]:
+        grad_weight = (np.zeros(w4.shape, dtype) if empty else _grad_weight(g4, x4, w4.shape, *args))
+        grad_weight = grad_weight.reshape(w.shape)
+    if mask[2]:
+        grad_bias = g4.sum(axis=(0, 2, 3))  # NumPy's pairwise sum: a fixed order
+    return grad_input, grad_weight, grad_bias
+
+
+# np.pad's names for the padding modes other than zeros.
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+# Bytes of input and grad_output that one piece of the weight gradient's
+# sum reads: what many blocks re-read, so it should stay in L2.
+PIECE_BYTES = 256 * 1024
+# Pieces at most: each stores a partial sum of the whole weight gradient.
+MAX_PIECES = 64
+
+
+def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups, threads):
+    lanes = core.GRAD_WEIGHT_VECTOR_BYTES // g4.dtype.itemsize
+    if _takes_blocked(x4.shape[1] // groups, lanes):
+        return _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode,
+                                    groups, threads, lanes)
+    return _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode,
+                                groups, threads)
+
+
+def _takes_blocked(c_group, lanes):
+    """The channels-blocked kernel where a group's input channels fill at
+    least half a vector; else (depthwise, few channels) the forward core
+    with batch and channels swapped, which wastes no lanes on them.
+    (Measured, float32 AVX2, one thread: blocked 3x faster with 16 and 64
+    channels per group, 5x slower with one.)"""
+    return 2 * c_group >= lanes
+
+
+def _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
+                         threads):
+    """Input channels as the batch, (group, batch) as the channels, grad_output
+    as the (C_out, N, H_out, W_out) weight: out[c, o, kh, kw]."""
+    n, c_in, h, w = x4.shape
+    c_group = c_in // groups
+    x_swapped = np.ascontiguousarray(
+        x4.reshape(n, groups, c_group, h, w).transpose(2, 1, 0, 3, 4)).reshape(
+            c_group, groups * n, h, w)
+    g_swapped = np.ascontiguousarray(g4.transpose(1, 0, 2, 3))
+    out = np.empty((c_group, w_shape[0]) + w_shape[2:], g4.dtype)
+    plan = _api.core_plan(g4.dtype, x_swapped.shape, g_swapped.shape, out.shape, dilations,
+                          strides, (pads[0][0], pads[1][0]), padding_mode, groups, threads)
+    _api.run_core(plan, x_swapped, g_swapped, None, out)
+    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
+
+
+def _channel_blocks(array, groups, block, offset=(0, 0), extent=None):
+    """(N, C, H, W) as (N, H', groups, blocks, W', block): each group's
+    channels in blocks of ``block``, zeros past C // groups; placed at
+    ``offset`` in an extent (H', W') of zeros, cropped to it."""
+    n, c = array.shape[:2]
+    extent = array.shape[2:] if extent is None else extent
+    per_group, (top, left) = c // groups, offset
+    blocks = -(-per_group // block)
+    out = np.zeros((n, extent[0], groups, blocks, extent[1], block), array.dtype)
+    inside = array[:, :, :max(extent[0] - top, 0), :max(extent[1] - left, 0)]
+    h, w = inside.shape[2:]
+    inside = inside.reshape(n, groups, per_group, h, w)
+    if per_group % block:
+        inside = np.concatenate(
+            [inside, np.zeros((n, groups, blocks * block - per_group, h, w), array.dtype)], 2)
+    out[:, top:top + h, :, :, left:left + w] = inside.reshape(
+        n, groups, blocks, block, h, w).transpose(0, 4, 1, 2, 5, 3)
+    return out
+
+
+def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
+                         threads, lanes):
+    n, c_in = x4.shape[:2]
+    c_out, c_group, kh, kw = w_shape
+    o_group = c_out // groups
+    block = core.GRAD_WEIGHT_CO_BLOCK
+    c_pad, o_pad = -(-c_group // lanes) * lanes, -(-o_group // block) * block
+    h_out, w_out = g4.shape[2:]
+    reach = tuple((o - 1) * s + (k - 1) * d + 1
+                  for o, s, d, k in zip((h_out, w_out), strides, dilations, (kh, kw)))
+    if padding_mode == "zeros":
+        x_t = _channel_blocks(x4, groups, lanes, (pads[0][0], pads[1][0]), reach)
+    else:
+        padded = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
+        x_t = _channel_blocks(padded[:, :, :reach[0], :reach[1]], groups, lanes)
+    g_t = _channel_blocks(g4, groups, block)
+    bytes_per_point = g4.dtype.itemsize * groups * (c_pad * strides[1] + o_pad)
+    points = max(PIECE_BYTES // bytes_per_point, -(-n * h_out * w_out // MAX_PIECES), 1)
+    rows = max(points // w_out, 1)
+    piece_len = w_out if rows > 1 else min(points, w_out)
+    pieces = -(-n * h_out // rows) * -(-w_out // piece_len)
+    partial = np.empty((pieces, groups, kh, kw, o_pad, c_pad), g4.dtype)
+    core.conv_grad_weight(x_t, g_t, partial, kh, kw, *strides, *dilations, rows, piece_len,
+                          threads)
+    total = partial.sum(axis=0) if pieces > 1 else partial[0]  # pairwise: a fixed order
+    # [g, kh, kw, o, c] -> [g * o_group + o, c, kh, kw]
+    return np.ascontiguousarray(total[:, :, :, :o_group, :c_group].transpose(0, 3, 4, 1, 2)
+                                ).reshape(w_shape)
+
+
+def _grad_input(g4, x_shape, w4, strides, dilations, pads, padding_mode, groups, threads):
+    zeros = padding_mode == "zeros"
+    (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, w4.shape
+    by_axis = [_axis_phases(size, pad, k, s, d, o, zeros) for size, pad, k, s, d, o in
+               zip((h, w), pads, (kh, kw), strides, dilations, g4.shape[2:])]
+    extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
+    grad = (np.empty if strides == (1, 1) else np.zeros)((n, c_in) + extent, g4.dtype)
+    # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
+    weight_t = w4.reshape(groups, c_out // groups, c_group, kh, kw).transpose(0, 2, 1, 3, 4)
+    weight_t = weight_t.reshape(c_in, c_out // groups, kh, kw)
+    for ph in by_axis[0]:
+        for pw in by_axis[1]:
+            _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads)
+    if not by_axis[0] or not by_axis[1]:  # no tap reaches: grad is all zeros
+        grad[...] = 0
+    return grad if zeros else _fold(_fold(grad, 3, w, pads[1], padding_mode), 2, h, pads[0],
+                                    padding_mode)
+
+
+def _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads):
+    """One (row phase, column phase) of grad_input, written into ``grad``."""
+    taps = np.ascontiguousarray(weight_t[:, :, list(ph.taps)][:, :, :, list(pw.taps)])
+    source = g4[:, :, ph.crop:, pw.crop:]
+    source = source if source.flags.c_contiguous else np.ascontiguousarray(source)
+    target = grad[:, :, ph.start::strides[0], pw.start::strides[1]][:, :, :ph.count, :pw.count]
+    out = target if target.flags.c_contiguous else np.empty(target.shape, grad.dtype)
+    plan = _api.core_plan(grad.dtype, source.shape, taps.shape, out.shape, (1, 1),
+                          (ph.dilation, pw.dilation), (ph.pad, pw.pad), "zeros", groups, threads)
+    _api.run_core(plan, source, taps, None, out)
+    if out is not target:
+        target[...] = out
+
+
+def _fold(grad, axis, size, pads, padding_mode):
+    """The gradient of the input from that of the padded input along ``axis``:
+    each padded position adds onto the input sample it copies, the edges in
+    a fixed order."""
+    before, after = pads
+    index = [slice(None)] * grad.ndim
+    index[axis] = slice(before, before + size)
+    folded = grad[tuple(index)].copy()
+    for p in list(range(before)) + list(range(before + size, before + size + after)):
+        source = _padded_index(p, size, before, padding_mode)
+        index[axis], into = p, list(index)
+        into[axis] = source
+        folded[tuple(into)] += grad[tuple(index)]
+    return folded
+
+
+def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    padding_mode="zeros", output_mask=(True, True, True), num_threads=None):
+    """Gradients of :func:`conv1d` with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, the forward's output shape (N, C_out, L_out) or (C_out, L_out)
+    input, weight, stride, padding, dilation, groups, padding_mode :
+        as given to :func:`conv1d` (the bias does not enter the gradients).
+    output_mask : three booleans
+        Which of (grad_input, grad_weight, grad_bias) to compute.
+    num_threads : int >= 1, optional
+
+    Returns
+    -------
+    (grad_input, grad_weight, grad_bias)
+        Shaped as input, weight and (C_out,), in the dtype the forward
+        gives; None where ``output_mask`` says so.  Bitwise identical for
+        any thread count.
+    """
+    return _backward("conv1d", 1, grad_output, input, weight, stride, padding, dilation, groups,
+                     padding_mode, output_mask, num_threads)
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    padding_mode="zeros", output_mask=(True, True, True), num_threads=None):
+    """Gradients of :func:`conv2d`; arguments and results as for
+    :func:`conv1d_backward`, shaped as conv2d's."""
+    return _backward("conv2d", 2, grad_output, input, weight, stride, padding, dilation, groups,
+                     padding_mode, output_mask, num_threads)
