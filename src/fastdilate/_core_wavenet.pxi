@@ -25,7 +25,44 @@ cdef extern from *:
     #if defined(__AVX512F__)
     #define FD_WN_FRAMES 8
     #else
-    #define FD_WN_FRAMES 6
+    #define FD_WN_FRAMES 4
+    #endif
+
+    /* p / q for the float32 tanh: a reciprocal estimate and one Newton step
+     * (about 23 bits) where the ISA has one, else a division. */
+    #if FD_VECTOR_EXTENSIONS && defined(__SSE__)
+    #include <immintrin.h>
+    static inline __m128 fd_wn_div_m128(__m128 p, __m128 q) {
+        __m128 r = _mm_rcp_ps(q);
+        r = _mm_mul_ps(r, _mm_sub_ps(_mm_set1_ps(2.0f), _mm_mul_ps(q, r)));
+        return _mm_mul_ps(p, r);
+    }
+    #define FD_WN_DIV_16(p, q) ((fd_wn_v_f32_16) fd_wn_div_m128((__m128) (p), (__m128) (q)))
+    #endif
+    #if FD_VECTOR_EXTENSIONS && defined(__AVX__)
+    static inline __m256 fd_wn_div_m256(__m256 p, __m256 q) {
+        __m256 r = _mm256_rcp_ps(q);
+        r = _mm256_mul_ps(r, _mm256_sub_ps(_mm256_set1_ps(2.0f), _mm256_mul_ps(q, r)));
+        return _mm256_mul_ps(p, r);
+    }
+    #define FD_WN_DIV_32(p, q) ((fd_wn_v_f32_32) fd_wn_div_m256((__m256) (p), (__m256) (q)))
+    #endif
+    #if FD_VECTOR_EXTENSIONS && defined(__AVX512F__)
+    static inline __m512 fd_wn_div_m512(__m512 p, __m512 q) {
+        __m512 r = _mm512_rcp14_ps(q);
+        r = _mm512_mul_ps(r, _mm512_sub_ps(_mm512_set1_ps(2.0f), _mm512_mul_ps(q, r)));
+        return _mm512_mul_ps(p, r);
+    }
+    #define FD_WN_DIV_64(p, q) ((fd_wn_v_f32_64) fd_wn_div_m512((__m512) (p), (__m512) (q)))
+    #endif
+    #ifndef FD_WN_DIV_16
+    #define FD_WN_DIV_16(p, q) ((p) / (q))
+    #endif
+    #ifndef FD_WN_DIV_32
+    #define FD_WN_DIV_32(p, q) ((p) / (q))
+    #endif
+    #ifndef FD_WN_DIV_64
+    #define FD_WN_DIV_64(p, q) ((p) / (q))
     #endif
 
     enum { FD_WN_IDENTITY, FD_WN_TANH, FD_WN_SIGMOID, FD_WN_RELU, FD_WN_LEAKY_RELU,
@@ -112,7 +149,7 @@ cdef extern from *:
     FD_WN_ACTIVATE(T, SUF, BYTES)                                                 \\
     FD_WN_FRAME_BLOCK(T, SUF, BYTES, FD_WN_FRAMES, 2, many2)                      \\
     FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 2, one2)                                  \\
-    FD_WN_FRAME_BLOCK(T, SUF, BYTES, FD_WN_FRAMES, 1, many1)                      \\
+    FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2 * FD_WN_FRAMES, 1, many1)                      \\
     FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 1, one1)                                  \\
     static void fd_wn_matmul_##SUF##_##BYTES(T* out, ptrdiff_t out_step, ptrdiff_t n, \\
             ptrdiff_t width, const T* bias, const T* add, ptrdiff_t add_step,     \\
@@ -127,8 +164,8 @@ cdef extern from *:
                 fd_wn_block_one2_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \\
                                                  add_step, srcs, n_src);          \\
         }                                                                         \\
-        for (; j < width; j += lanes) {                                           \\
-            for (t = 0; t + FD_WN_FRAMES <= n; t += FD_WN_FRAMES)                 \\
+        for (; j < width; j += lanes) {  /* one vector: twice the frames */     \\
+            for (t = 0; t + 2 * FD_WN_FRAMES <= n; t += 2 * FD_WN_FRAMES)         \\
                 fd_wn_block_many1_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \\
                                                   add_step, srcs, n_src);         \\
             for (; t < n; t++)                                                    \\
@@ -232,7 +269,7 @@ cdef extern from *:
         V q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;                 \\
         q = x2 * q + 2.26843463243900e-03f;                                       \\
         q = x2 * q + 4.89352518554385e-03f;                                       \\
-        return x * p / q;                                                         \\
+        return FD_WN_DIV_##BYTES(x * p, q);                                       \\
     }
     #define FD_WN_VECTOR_ACT_f32(BYTES, v, kind)                                  \\
         if (kind == FD_WN_TANH) return fd_wn_vtanh_f32_##BYTES(v);                \\
@@ -259,6 +296,7 @@ cdef extern from *:
             ptrdiff_t z_step, ptrdiff_t n, ptrdiff_t width, int gating,           \\
             int kind1, const T* p1, int kind2, const T* p2) {                     \\
         typedef fd_wn_v_##SUF##_##BYTES V;                                        \\
+        FD_WN_TANH_FAST_##SUF(BYTES)                                              \\
         for (ptrdiff_t t = 0; t < n; t++)                                         \\
             for (ptrdiff_t j = 0; j < width; j += FD_WN_L_##SUF##_##BYTES) {      \\
                 V z1 = fd_wn_load_##SUF##_##BYTES(z + t * z_step + j);            \\
@@ -274,6 +312,43 @@ cdef extern from *:
     }
     #define FD_WN_VECTOR_TANH_f32(BYTES) FD_WN_VECTOR_TANH(BYTES)
     #define FD_WN_VECTOR_TANH_f64(BYTES)
+    #define FD_WN_TANH_FAST_f64(BYTES)
+
+    /* NAM's two activations without the per-vector dispatch, the ungated one
+     * over four vectors at a time so that their polynomials overlap (the
+     * same operations on every value as the general loop). */
+    #if FD_VECTOR_EXTENSIONS
+    #define FD_WN_TANH_FAST_f32(BYTES)                                            \\
+        const ptrdiff_t lanes = FD_WN_L_f32_##BYTES;                              \\
+        if (kind1 == FD_WN_TANH && gating == FD_WN_UNGATED && z_step == width     \\
+                && a_step == width) {                                             \\
+            ptrdiff_t total = n * width, i = 0;                                   \\
+            for (; i + 4 * lanes <= total; i += 4 * lanes) {                      \\
+                V v[4];                                                           \\
+                for (int u = 0; u < 4; u++) v[u] = fd_wn_load_f32_##BYTES(z + i + u * lanes); \\
+                for (int u = 0; u < 4; u++) v[u] = fd_wn_vtanh_f32_##BYTES(v[u]); \\
+                memcpy(a + i, v, sizeof v);                                       \\
+            }                                                                     \\
+            for (; i < total; i += lanes) {                                       \\
+                V v = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i));     \\
+                memcpy(a + i, &v, sizeof v);                                      \\
+            }                                                                     \\
+            return;                                                               \\
+        }                                                                         \\
+        if (kind1 == FD_WN_TANH && kind2 == FD_WN_SIGMOID && gating == FD_WN_GATED) { \\
+            for (ptrdiff_t t = 0; t < n; t++)                                     \\
+                for (ptrdiff_t j = 0; j < width; j += lanes) {                    \\
+                    V p = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + t * z_step + j)); \\
+                    V s = 0.5f + 0.5f * fd_wn_vtanh_f32_##BYTES(                  \\
+                        0.5f * fd_wn_load_f32_##BYTES(z + t * z_step + width + j)); \\
+                    V v = fd_wn_mul_f32_##BYTES(p, s);                            \\
+                    memcpy(a + t * a_step + j, &v, sizeof v);                     \\
+                }                                                                 \\
+            return;                                                               \\
+        }
+    #else
+    #define FD_WN_TANH_FAST_f32(BYTES)
+    #endif
 
     /* The native vector (whole registers: wider ones, emulated, go through
      * the stack) and a 16-byte one for signals of a few channels.

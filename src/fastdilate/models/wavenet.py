@@ -401,22 +401,31 @@ class WaveNet:
         prepares N streams if ``prepare`` was not called.  Without ``out``
         the result is a view of a buffer that the next call overwrites.
         """
-        x = self._signal("block", block)
-        n, length = (1, x.shape[0]) if x.ndim == 1 else x.shape
+        x = block
+        if type(x) is not np.ndarray or x.dtype != self.dtype or not x.flags.c_contiguous:
+            x = self._signal("block", block)
+        shape = x.shape
+        if len(shape) == 1:
+            n, length = 1, shape[0]
+        elif len(shape) == 2:
+            n, length = shape
+        else:
+            raise ValueError(f"block must have shape (T,) or (N, T), got {shape}")
         if self._batch is None:
             self.prepare(max(length, 1), n)
         if n != self._batch:
             raise ValueError(f"block has {n} streams, the net was prepared for {self._batch}: "
                              f"call prepare(max_block, batch={n}), which resets the streams")
         if out is not None:
-            y = check_out(out, x.shape, self.dtype, [("block", x)])
-        elif self._view_key == x.shape:
+            y = check_out(out, shape, self.dtype, [("block", x)])
+        elif self._view_key == shape:
             y = self._view
         else:
             if length > self._out.shape[1]:
                 self._out = np.empty((n, length), self.dtype)
-            y = self._out.reshape(-1)[:x.size].reshape(x.shape)
-            self._view_key, self._view = x.shape, y
-        team = min(self._threads(x.size), n, self._scratch.shape[0])
+            y = self._out.reshape(-1)[:x.size].reshape(shape)
+            self._view_key, self._view = shape, y
+        # one stream runs on the calling thread; several share the team
+        team = 1 if n == 1 else min(self._threads(x.size), n, self._scratch.shape[0])
         self._kernel.stream(x, y, n, length, self._state, self._positions, self._scratch, team)
         return y
