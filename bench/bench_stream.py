@@ -47,10 +47,13 @@ def nam_models(name):
 
 
 
+CLOCK = {"clock": time.perf_counter}  # --cpu-time: the process's CPU time instead
+
+
 def timed(run):
-    start = time.perf_counter()
+    start = CLOCK["clock"]()
     run()
-    return time.perf_counter() - start
+    return CLOCK["clock"]() - start
 
 
 def interleaved(cases, rounds):
@@ -92,7 +95,7 @@ def streaming_table(name, exported, seconds, rounds):
               f"  {versus}")
 
 
-def offline_table(name, model, exported, rounds, seconds=60.0):
+def offline_table(name, model, exported, rounds, seconds):
     import torch
     x = np.random.default_rng(2).standard_normal(int(seconds * RATE)).astype(np.float32) * 0.3
     nets = {threads: WaveNet.from_nam(exported, num_threads=threads) for threads in (1, 2)}
@@ -134,8 +137,9 @@ def torch_per_block(name, model, exported, rounds, block=64, seconds=0.5):
     times = interleaved(cases, rounds)
     audio = (x.size - rf) / RATE
     print(f"\n{name}: per block of {block}, 1 thread for fastdilate: PyTorch "
-          f"{audio / times['PyTorch']:.2f}x real time, fastdilate "
+          f"{audio / times['PyTorch']:.4f}x real time, fastdilate "
           f"{audio / times['fastdilate']:.1f}x ({times['PyTorch'] / times['fastdilate']:.0f}x faster)")
+    print(f"  (PyTorch: {times['PyTorch'] / (audio * RATE / block) * 1e3:.1f} ms per block)")
 
 
 def conv_layer_table(rounds, block=64):
@@ -161,18 +165,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0, help="audio per streaming run")
+    parser.add_argument("--offline-seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="standard and nano, 3 rounds")
     parser.add_argument("--only", choices=list(A1_ARCHITECTURES), action="append")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by CPU time (one-thread figures on a loaded machine)")
+    parser.add_argument("--streaming-only", action="store_true")
     args = parser.parse_args()
+    if args.cpu_time:
+        CLOCK["clock"] = time.process_time
     names = args.only or (["standard", "nano"] if args.quick else list(A1_ARCHITECTURES))
     rounds = 3 if args.quick else args.rounds
     print(f"fastdilate {fd.__version__}, core {fd.build_info()['core']}, "
+          f"{'CPU' if args.cpu_time else 'wall'} time, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for name in names:
         model, exported = nam_models(name)
         streaming_table(name, exported, args.seconds, rounds)
-        offline_table(name, model, exported, rounds)
-        torch_per_block(name, model, exported, rounds)
+        if not args.streaming_only:
+            offline_table(name, model, exported, rounds, args.offline_seconds)
+            torch_per_block(name, model, exported, rounds)
     conv_layer_table(rounds)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import BAD_ARGUMENT, sweep
 from fastdilate.models import Layer, LayerArray, WaveNet
-from fastdilate.models.nam import A1_ARCHITECTURES, a1_layers_config
+from fastdilate.models.nam import A1_ARCHITECTURES, a1_layers_config, random_a1_nam
 
 import torch  # the oracle: CI installs torch and neural-amp-modeler (see pyproject.toml)
 from nam.models import wavenet as nam_wavenet
@@ -111,6 +111,15 @@ def test_the_legacy_a1_format_reads_the_same_model(gated, tmp_path):
     path.write_text(json.dumps(legacy_export(exported, gated)))
     x = signal(5000)
     np.testing.assert_array_equal(WaveNet.from_nam(path)(x), WaveNet.from_nam(exported)(x))
+
+
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("name", list(A1_ARCHITECTURES))
+def test_random_a1_nam_has_the_weights_of_its_architecture(name, gated):
+    model, exported = nam_model(a1_layers_config(name, gated), seed=0)
+    made = random_a1_nam(name, seed=1, gated=gated)
+    assert len(made["weights"]) == len(exported["weights"])
+    assert WaveNet.from_nam(made).receptive_field == model.receptive_field
 
 
 # ------------------------------------------------------------- streaming

@@ -76,6 +76,25 @@ def a1_layers_config(name, gated=False):
     return layers
 
 
+def random_a1_nam(name, seed=0, gated=False, scale=0.1):
+    """A ``.nam`` dict (the A1 format) of an A1 architecture with random
+    normal weights: a model to try the library on without a trained file."""
+    layers, weights, inputs = [], 0, 1
+    for (channels, head_size, dilations), head_bias in zip(A1_ARCHITECTURES[name], (False, True)):
+        mid = 2 * channels if gated else channels
+        per_layer = mid * channels * 3 + 2 * mid + channels * channels + channels
+        weights += channels * inputs + len(dilations) * per_layer + head_size * channels + (
+            head_size if head_bias else 0)
+        layers.append(dict(input_size=inputs, condition_size=1, channels=channels,
+                           head_size=head_size, kernel_size=3, dilations=list(dilations),
+                           activation="Tanh", gated=gated, head_bias=head_bias))
+        inputs = channels
+    rng = np.random.default_rng(seed)
+    return {"version": "0.5.4", "architecture": "WaveNet",
+            "config": {"layers": layers, "head": None, "head_scale": 0.02},
+            "weights": (scale * rng.standard_normal(weights + 1)).tolist()}
+
+
 def _load(source):
     if isinstance(source, dict):
         return source
