@@ -90,3 +90,35 @@ def conv_grad_weight(
     piece_len: int,
     num_threads: int,
 ) -> None: ...
+
+# The WaveNet kernel family (_core_wavenet.pxi), driven by fastdilate.models.wavenet:
+# the names of the descriptor tables' fields, in the order the kernel reads them.
+WAVENET_LAYER_FIELDS: tuple[str, ...]
+WAVENET_ARRAY_FIELDS: tuple[str, ...]
+WAVENET_BUFFER_FIELDS: tuple[str, ...]
+WAVENET_SCRATCH_FIELDS: tuple[str, ...]
+WAVENET_ACTIVATIONS: tuple[str, ...]
+WAVENET_GATINGS: tuple[str, ...]
+WAVENET_FRAMES: int  # frames computed at once by the register blocks
+WAVENET_VECTOR_BYTES: int  # signal widths are whole vectors of this many bytes (or 16)
+
+_Ints = npt.NDArray[np.intp]
+
+class WaveNetKernel:
+    """A WaveNet plan's weights and tables, checked once; runs streams."""
+    dtype: np.dtype
+    state_len: int  # values of one stream's state
+    n_buffers: int  # history buffers (one position each) of a stream
+    scratch_len: int  # values of one thread's scratch
+    chunk: int  # frames per pass through the layers
+    def __init__(self, weights: _Floats, layers: _Ints, arrays: _Ints, buffers: _Ints,
+                 offsets: _Ints, scratch: _Ints, state_len: int, chunk: int,
+                 head_scale: float) -> None: ...
+    def stream(self, x: _Floats, y: _Floats, n_streams: int, length: int, state: _Floats,
+               positions: _Ints, scratch: _Floats, num_threads: int) -> None: ...
+    def offline(self, x: _Floats, y: _Floats, n_streams: int, length: int, silence: _Floats,
+                silence_positions: _Ints, work: _Floats, work_positions: _Ints,
+                scratch: _Floats, n_segments: int, warmup: int, num_threads: int) -> None: ...
+
+def wn_plan_fits(n_weights: int, layers: _Ints, arrays: _Ints, buffers: _Ints, offsets: _Ints,
+                 scratch: _Ints, state_len: int, chunk: int, lanes: int) -> bool: ...
