@@ -209,14 +209,15 @@ def _axis_plan(chunks, size, pad, kernel, dilation, stride, out_size, mode):
 # ---------------------------------------------------------------- graph
 def _graph(name, x, weight, bias, geometry, dtype, threads):
     """The lazy result: one task per output chunk (see the module docstring)."""
-    import dask
+    import dask.array as da
+    from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
     axes = [_axis_plan(x.chunks[2 + i], geometry.spatial[i], geometry.pads[i],
                        geometry.kernel[i], geometry.dilations[i], geometry.strides[i],
                        geometry.out_shape[2 + i], geometry.padding_mode)
             for i in range(len(geometry.spatial))]
-    token = dask.base.tokenize(x, weight, bias, geometry, threads)
+    token = tokenize(x, weight, bias, geometry, threads)
     out_name, halo_name = f"fastdilate-{name}-{token}", f"fastdilate-{name}-halo-{token}"
     weight_key, bias_key = f"fastdilate-weight-{token}", f"fastdilate-bias-{token}"
     dsk = {weight_key: weight}
@@ -243,37 +244,34 @@ def _graph(name, x, weight, bias, geometry, dtype, threads):
     chunks = (x.chunks[0], (geometry.out_shape[1],)) + tuple(
         tuple(outputs for outputs, _, _ in plans) for plans in axes)
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
-    return dask.array.Array(graph, out_name, chunks, dtype=dtype)
+    return da.Array(graph, out_name, chunks, dtype=dtype)
 
 
 def _cells(x_name, batch_block, plans, halo_name, halos, dsk):
-    """[(destination in the piece, task or None for zeros)] for one output
+    """[destination in the piece, task or None for zeros] for one output
     chunk.  The largest cell is cut inside the output's task; the others
     (the halo) are cut by tasks of their own, next to their chunk, so only
     the halo travels between workers."""
-    cells = []
+    cells = []  # (destination, source chunk's key or None, cut)
     for combo in itertools.product(*(list(_with_offsets(segments)) for _, segments, _ in plans)):
         destination = tuple(slice(offset, offset + length) for offset, (length, _, _) in combo)
-        if any(chunk is None for _, (_, chunk, _) in combo):
-            cells.append((destination, None))
-        else:
-            key = (x_name, batch_block, 0) + tuple(chunk for _, (_, chunk, _) in combo)
-            cut = (Ellipsis,) + tuple(local for _, (_, _, local) in combo)
-            cells.append((destination, key, cut))
-    sources = [cell for cell in cells if cell[1] is not None]
-    home = max(sources, key=lambda cell: math.prod(s.stop - s.start for s in cell[0]),
-               default=None)
-    result = []  # lists, not tuples: the graph looks for keys and tasks inside lists
+        blocks = tuple(chunk for _, (_, chunk, _) in combo)
+        key = None if None in blocks else (x_name, batch_block, 0) + blocks
+        cells.append((destination, key, (Ellipsis,) + tuple(cut for _, (_, _, cut) in combo)))
+    home = max((cell for cell in cells if cell[1] is not None), default=None,
+               key=lambda cell: math.prod(s.stop - s.start for s in cell[0]))
+    parts = []  # lists, not tuples: the graph looks for keys and tasks inside lists
     for cell in cells:
-        if cell[1] is None:
-            result.append([cell[0], None])
+        destination, key, cut = cell
+        if key is None:
+            parts.append([destination, None])
         elif cell is home:
-            result.append([cell[0], (operator.getitem, cell[1], cell[2])])
+            parts.append([destination, (operator.getitem, key, cut)])
         else:
             halo_key = (halo_name, next(halos))
-            dsk[halo_key] = (_cut_copy, cell[1], cell[2])
-            result.append([cell[0], halo_key])
-    return result
+            dsk[halo_key] = (_cut_copy, key, cut)
+            parts.append([destination, halo_key])
+    return parts
 
 
 def _with_offsets(segments):
@@ -297,7 +295,8 @@ def _convolve_piece(cells, piece_shape, dtype, weight, bias, pads, *, op, stride
     if len(cells) == 1 and cells[0][1] is not None and cells[0][1].shape == piece_shape:
         piece = cells[0][1]
     else:
-        piece = np.zeros(piece_shape, dtype)
+        zeros = any(part is None for _, part in cells)
+        piece = (np.zeros if zeros else np.empty)(piece_shape, dtype)
         for destination, part in cells:
             if part is not None:
                 piece[(Ellipsis,) + destination] = part  # a repeated sample broadcasts
