@@ -7,15 +7,26 @@ checked before it runs; a bad argument is a ValueError or TypeError that
 names it.  The array helpers here (``as_array``, ``check_real``,
 ``result_dtype``, ``check_out``) are the dtype rules every front end uses.
 """
+from __future__ import annotations
+
 import functools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Union
 
 import numpy as np
 
 from . import _layout
 from ._dispatch import core
 from ._checks import PADDING_MODES, as_int, as_thread_request, check_conv
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    Pair = Union[int, tuple[int, int]]
+    Padding1d = Union[int, tuple[int, int], Literal["valid", "same", "causal"]]
+    Padding2d = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]],
+                      Literal["valid", "same"]]
+    PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
 # ----------------------------------------------------------------- arrays
@@ -150,8 +161,10 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     return result
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", out=None, num_threads=None):
+def conv1d(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: int = 1,
+           padding: Padding1d = 0, dilation: int = 1, groups: int = 1, *,
+           padding_mode: PaddingMode = "zeros", out: np.ndarray | None = None,
+           num_threads: int | None = None) -> np.ndarray:
     """1-D cross-correlation with PyTorch's ``conv1d`` conventions.
 
     Parameters
@@ -180,8 +193,10 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                      padding_mode, out, num_threads, spatial_dims=1)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", out=None, num_threads=None):
+def conv2d(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: Pair = 1,
+           padding: Padding2d = 0, dilation: Pair = 1, groups: int = 1, *,
+           padding_mode: PaddingMode = "zeros", out: np.ndarray | None = None,
+           num_threads: int | None = None) -> np.ndarray:
     """2-D cross-correlation with PyTorch's ``conv2d`` conventions.
 
     Parameters
@@ -212,7 +227,8 @@ def check_convolve_1d(signal_shape, kernel_shape, dilation):
     return max(signal_shape[-1] - (kernel_shape[0] - 1) * dilation, 0), dilation
 
 
-def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
+def dilated_convolve_1d(signal: ArrayLike, kernel: ArrayLike, dilation: int = 1, *,
+                        num_threads: int | None = None) -> np.ndarray:
     """The seed's valid-mode dilated convolution, compiled and batched.
 
     ``out[..., i] = sum_t kernel[t] * signal[..., i + t*dilation]`` for
