@@ -33,11 +33,14 @@ Threads
     threads (the nanny sets ``OMP_NUM_THREADS=1``, so 1 unless you raise
     it with ``distributed.nanny.pre-spawn-environ``).
 """
+from __future__ import annotations
+
 import functools
 import itertools
 import math
 import operator
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,10 +48,18 @@ from . import _api
 from ._checks import as_thread_request
 from ._dispatch import core
 
+if TYPE_CHECKING:
+    import dask.array
+    from numpy.typing import ArrayLike
+
+    from ._api import Padding1d, Padding2d, PaddingMode, Pair
+
 
 # ------------------------------------------------------------ public API
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", num_threads=None, rechunk=False):
+def conv1d(input: dask.array.Array, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: int = 1, padding: Padding1d = 0, dilation: int = 1, groups: int = 1, *,
+           padding_mode: PaddingMode = "zeros", num_threads: int | None = None,
+           rechunk: bool = False) -> dask.array.Array:
     """:func:`fastdilate.conv1d` over a Dask array ``(N, C_in, L)`` or
     ``(C_in, L)``; a lazy Dask array.  ``weight`` and ``bias`` are concrete
     arrays.  ``rechunk=True`` merges a chunked channel axis into one chunk
@@ -57,15 +68,18 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                      padding_mode, num_threads, rechunk)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", num_threads=None, rechunk=False):
+def conv2d(input: dask.array.Array, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: Pair = 1, padding: Padding2d = 0, dilation: Pair = 1, groups: int = 1, *,
+           padding_mode: PaddingMode = "zeros", num_threads: int | None = None,
+           rechunk: bool = False) -> dask.array.Array:
     """:func:`fastdilate.conv2d` over a Dask array ``(N, C_in, H, W)`` or
     ``(C_in, H, W)``; as :func:`conv1d`, both spatial axes chunked any way."""
     return _convolve("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
                      padding_mode, num_threads, rechunk)
 
 
-def dilated_convolve_1d(signal, kernel, dilation=1, *, num_threads=None):
+def dilated_convolve_1d(signal: dask.array.Array, kernel: ArrayLike, dilation: int = 1, *,
+                        num_threads: int | None = None) -> dask.array.Array:
     """:func:`fastdilate.dilated_convolve_1d` over a Dask array ``(L,)`` or
     ``(B, L)``; ``kernel`` is a concrete array."""
     da = _dask_array()
