@@ -35,8 +35,6 @@ def declined(peer, case):
 def runner_unless_declined(peer, case, x, w):
     """The peer's call on (x, w) at one thread; None where it must decline
     the case, having checked that it does, and why."""
-    if peer == "torch":
-        pytest.importorskip(peer)
     if declined(peer, case):
         with pytest.raises(fdb.NotApplicable, match=declined(peer, case)):
             fdb.prepare_runner(peer, case, x, w, threads=1)
@@ -67,8 +65,6 @@ def test_numpy_idiom_matches_the_reference_on_its_own(case):
 def test_peers_say_why_they_do_not_apply():
     cases = {case.name: case for case in CASES}
     scipy = next(peer for peer in fdb.PEERS if peer.name == "scipy")
-    if scipy.skip_reason(cases["tiny-latency"]) is not None:
-        pytest.skip("scipy is not installed")
     assert [name for name, case in cases.items() if scipy.skip_reason(case) is None] == [
         "seed-single", "batched-single", "depthwise-audio", "tiny-latency"]
     with pytest.raises(fdb.NotApplicable, match="correlate1d"):
@@ -78,7 +74,8 @@ def test_peers_say_why_they_do_not_apply():
 
 
 def test_torch_kernel_names_the_path_torch_took():
-    torch = pytest.importorskip("torch")
+    import torch
+
     (case,) = select_cases("tcn-dense-f64")
     small = shrink(case, SMALL_MACS)
     x, w = make_inputs(small)

@@ -99,7 +99,7 @@ def build_parser():
                        help="also measure fastdilate's peak RSS per case in a fresh process")
     bench.add_argument("--sweep", metavar="N", type=int, default=None,
                        help="instead of the named cases, N layer shapes drawn at random from "
-                            "realistic layers (see bench/README.md), with a summary")
+                            "realistic layers (see bench/README.md)")
     bench.add_argument("--seed", metavar="S", type=int, default=None,
                        help="the seed of --sweep's draws (default 0): the same seed draws "
                             "the same shapes")

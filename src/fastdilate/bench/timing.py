@@ -36,13 +36,13 @@ SLOW_FACTOR = 10
 
 FULL = Settings(repeats=7, min_sample_seconds=0.1, max_macs=None, matmul_size=2048,
                 copy_bytes=256 << 20, peak_repeats=7)
+# Quick runs and sweeps check, but do not time, a peer slower than half a
+# second a call (JAX on depthwise-audio, SciPy's zero-stuffed kernel at a
+# large dilation): eight calls of it would take most of a minute.
 QUICK = Settings(repeats=3, min_sample_seconds=0.02, max_macs=500_000_000, matmul_size=1024,
-                 copy_bytes=64 << 20, peak_repeats=5)
-# The sweep's shapes are capped when drawn; its many shapes get QUICK's
-# repeats, and a peer slower than half a second a call (SciPy's zero-stuffed
-# kernel at a large dilation, say) is checked but not timed.
-SWEEP = Settings(repeats=3, min_sample_seconds=0.02, max_macs=None, matmul_size=1024,
                  copy_bytes=64 << 20, peak_repeats=5, max_call_seconds=0.5)
+# The sweep's shapes are capped when drawn; its many shapes get QUICK's repeats.
+SWEEP = dataclasses.replace(QUICK, max_macs=None)
 
 
 def settings_for(quick, sweep=False):
