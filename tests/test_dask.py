@@ -137,17 +137,38 @@ def test_conv1d_every_padding_form_mode_and_stride(mode, padding, stride, dtype)
     x, w = random_array(rng, (2, 4, 41), dtype), random_array(rng, (6, 2, 3), dtype)
     b = random_array(rng, (6,), dtype)
     kwargs = dict(stride=stride, padding=padding, dilation=3, groups=2, padding_mode=mode)
-    check_against_in_memory(fd.conv1d, fdd.conv1d, x, w, b, kwargs, ((1, 1), (4,), (5, 2, 13, 1, 8, 11, 1)))
+    check_against_in_memory(fd.conv1d, fdd.conv1d, x, w, b, kwargs,
+                            ((1, 1), (4,), (5, 2, 13, 1, 8, 11, 1)))
 
 
 @pytest.mark.parametrize("mode", PADDING_MODES)
 @pytest.mark.parametrize("padding", [0, 2, ((4, 1), (0, 3)), "valid", "same"], ids=repr)
 def test_conv2d_both_axes_chunked_corners_included(mode, padding):
     rng = np.random.default_rng(5)
-    x, w = random_array(rng, (2, 2, 17, 19), np.float32), random_array(rng, (4, 2, 3, 2), np.float32)
+    x = random_array(rng, (2, 2, 17, 19), np.float32)
+    w = random_array(rng, (4, 2, 3, 2), np.float32)
     kwargs = dict(padding=padding, dilation=(2, 3), padding_mode=mode)
     check_against_in_memory(fd.conv2d, fdd.conv2d, x, w, None, kwargs,
                             ((2,), (2,), (1, 3, 6, 7), (2, 1, 9, 7)))
+
+
+@pytest.mark.parametrize("c_in, c_out, groups", [(16, 16, 16), (8, 12, 1), (6, 10, 2), (4, 36, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kernel_family_is_bitwise_equal_across_chunks(c_in, c_out, groups, dtype):
+    """Depthwise, dense with a channel remainder, grouped: whichever kernel the
+    core picks for the shapes, each output's sum does not depend on the chunk."""
+    rng = np.random.default_rng(c_out)
+    x2 = random_array(rng, (2, c_in, 23, 29), dtype)
+    w2 = random_array(rng, (c_out, c_in // groups, 3, 3), dtype)
+    check_against_in_memory(fd.conv2d, fdd.conv2d, x2, w2, None,
+                            dict(padding="same", dilation=(2, 3), groups=groups,
+                                 padding_mode="reflect"),
+                            ((1, 1), (c_in,), (5, 1, 17), (8, 8, 13)))
+    x1 = random_array(rng, (2, c_in, 300), dtype)
+    w1 = random_array(rng, (c_out, c_in // groups, 3), dtype)
+    check_against_in_memory(fd.conv1d, fdd.conv1d, x1, w1, None,
+                            dict(padding="causal", dilation=7, groups=groups),
+                            ((2,), (c_in,), (64, 1, 100, 135)))
 
 
 def test_integer_and_float16_input_follow_the_dtype_rules():
@@ -155,17 +176,20 @@ def test_integer_and_float16_input_follow_the_dtype_rules():
     for x_dtype, w_dtype in [(np.int16, np.float32), (np.float16, np.float32), (bool, np.float64)]:
         x, w = random_array(rng, (1, 2, 30), x_dtype), random_array(rng, (3, 2, 3), w_dtype)
         check_against_in_memory(fd.conv1d, fdd.conv1d, x, w, None,
-                                dict(padding="same", padding_mode="reflect"), ((1,), (2,), (4,) * 7 + (2,)))
+                                dict(padding="same", padding_mode="reflect"),
+                                ((1,), (2,), (4,) * 7 + (2,)))
 
 
 def test_an_empty_batch():
     x = da.zeros((0, 2, 20), chunks=(1, 2, 6))
     got = fdd.conv1d(x, np.ones((3, 2, 3)), padding="same")
     assert got.shape == (0, 3, 20)
-    assert_bitwise_equal(got.compute(), fd.conv1d(np.zeros((0, 2, 20)), np.ones((3, 2, 3)), padding="same"))
+    expected = fd.conv1d(np.zeros((0, 2, 20)), np.ones((3, 2, 3)), padding="same")
+    assert_bitwise_equal(got.compute(), expected)
 
 
-@pytest.mark.parametrize("shape, chunks", [((40,), (7,)), ((3, 40), (2, 1)), ((2, 9), (2, 3))], ids=str)
+@pytest.mark.parametrize("shape, chunks", [((40,), (7,)), ((3, 40), (2, 1)), ((2, 9), (2, 3))],
+                         ids=str)
 @pytest.mark.parametrize("kernel_size, dilation", [(3, 4), (1, 50), (5, 1), (3, 40)])
 def test_dilated_convolve_1d_equals_in_memory(shape, chunks, kernel_size, dilation):
     rng = np.random.default_rng(2)
