@@ -84,16 +84,25 @@ class _Plan(NamedTuple):
     core: CorePlan
 
 
-def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
-               stride, padding, dilation, groups, padding_mode, threads):
-    """Check a call's shapes and arguments and decide how the core runs it."""
+def check_call(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
+               stride, padding, dilation, groups, padding_mode):
+    """Check a convolution call's dtypes, shapes and arguments; its
+    (ConvGeometry, result dtype).  ``bias_spec`` is (shape, dtype) or None.
+    Every front end that holds shapes and dtypes (not yet arrays) calls it."""
     dtypes = (x_dtype, w_dtype) if bias_spec is None else (x_dtype, w_dtype, bias_spec[1])
     for operand, dtype in zip(("input", "weight", "bias"), dtypes):
         check_real(operand, dtype)
     geometry = check_conv(name, spatial_dims, x_shape, w_shape,
                           None if bias_spec is None else bias_spec[0],
                           stride, padding, dilation, groups, padding_mode)
-    dtype = result_dtype(*dtypes)
+    return geometry, result_dtype(*dtypes)
+
+
+def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec,
+               stride, padding, dilation, groups, padding_mode, threads):
+    """Check a call's shapes and arguments and decide how the core runs it."""
+    geometry, dtype = check_call(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype,
+                                 bias_spec, stride, padding, dilation, groups, padding_mode)
     batch_shape, w_shape, out_shape = geometry.batch_shape, geometry.weight_shape, geometry.out_shape
     strides, dilations, pads = geometry.strides, geometry.dilations, geometry.pads
     if spatial_dims == 1:  # 1-D runs as 2-D with height 1
@@ -254,6 +263,17 @@ def conv2d(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, s
                      padding_mode, out, num_threads, spatial_dims=2)
 
 
+def check_convolve_1d(signal_shape, kernel_shape, dilation):
+    """Check dilated_convolve_1d's shapes and dilation; (output length, dilation)."""
+    if len(signal_shape) not in (1, 2):
+        raise ValueError(f"signal must have shape (L,) or (B, L), got {tuple(signal_shape)}")
+    if len(kernel_shape) != 1 or kernel_shape[0] < 1:
+        raise ValueError(f"kernel must have shape (K,) with K >= 1, got {tuple(kernel_shape)}")
+    # Any dilation is valid here: one that reaches past the signal gives [].
+    dilation = as_int("dilation", dilation, 1, maximum=None)
+    return max(signal_shape[-1] - (kernel_shape[0] - 1) * dilation, 0), dilation
+
+
 def dilated_convolve_1d(signal: ArrayLike, kernel: ArrayLike, dilation: int = 1, *,
                         num_threads: int | None = None) -> np.ndarray:
     """The seed's valid-mode dilated convolution, compiled and batched.
@@ -271,13 +291,7 @@ def dilated_convolve_1d(signal: ArrayLike, kernel: ArrayLike, dilation: int = 1,
     """
     x = as_array("signal", signal)
     k = as_array("kernel", kernel)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"signal must have shape (L,) or (B, L), got {x.shape}")
-    if k.ndim != 1 or k.shape[0] < 1:
-        raise ValueError(f"kernel must have shape (K,) with K >= 1, got {k.shape}")
-    # Any dilation is valid here: one that reaches past the signal gives [].
-    dilation = as_int("dilation", dilation, 1, maximum=None)
-    out_length = max(x.shape[-1] - (k.shape[0] - 1) * dilation, 0)
+    out_length, dilation = check_convolve_1d(x.shape, k.shape, dilation)
     if out_length == 0 or x.size == 0:
         as_thread_request(num_threads)
         return np.empty(x.shape[:-1] + (out_length,), dtype=result_dtype(x.dtype, k.dtype))
