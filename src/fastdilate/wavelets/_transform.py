@@ -1,0 +1,88 @@
+"""The n-dimensional stationary wavelet transform and its inverse, level by
+level and axis by axis, in the layout of ``pywt.swtn``: a list of dicts of
+bands keyed by 'a'/'d' per transformed axis, coarsest level first.
+
+Arrays are real and C-contiguous here; complex data arrives as its real
+view, an extra trailing axis (real, imaginary) that is never transformed.
+"""
+import numpy as np
+
+from ._passes import analyse, as_3d, synthesise
+
+
+class ShapeMismatchError(ValueError, RuntimeError):
+    """Coefficient bands that do not fit together (PyWavelets raises
+    RuntimeError or ValueError for these, so this is both)."""
+
+
+def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
+    """pywt.swtn's output for real, C-contiguous ``x``."""
+    approx_key = "a" * len(axes)
+    levels = []
+    for i in range(start_level, start_level + level):
+        keep_approx = not trim_approx or i == start_level + level - 1
+        bands = {}
+        _split(x, banks, axes, 2 ** i, 0, "", bands, keep_approx, num_threads)
+        x = bands[approx_key]
+        if trim_approx:
+            del bands[approx_key]
+        levels.append(bands)
+    if trim_approx:
+        levels.append(x)
+    levels.reverse()
+    return levels
+
+
+def _split(x, banks, axes, dilation, k, prefix, bands, keep_approx, num_threads):
+    """Bands ``prefix + ...`` of one level: axis k, then the axes after it,
+    depth first, so that at most one partial band per axis is alive."""
+    x3 = as_3d(x, axes[k])
+    lo, hi = banks[k].dec_lo, banks[k].dec_hi
+    if k < len(axes) - 1:
+        for char, f in (("a", lo), ("d", hi)):
+            part = np.empty((1,) + x.shape, x.dtype)
+            analyse(x3, [f], dilation, part.reshape((1,) + x3.shape), num_threads)
+            _split(part[0], banks, axes, dilation, k + 1, prefix + char, bands, keep_approx,
+                   num_threads)
+        return
+    if keep_approx or prefix != "a" * k:
+        pair = np.empty((2,) + x.shape, x.dtype)  # one call writes both bands
+        analyse(x3, [lo, hi], dilation, pair.reshape((2,) + x3.shape), num_threads)
+        bands[prefix + "a"], bands[prefix + "d"] = pair
+        return
+    # An approximation dropped after the next level gets a buffer of its
+    # own, so that the detail band returned does not keep it alive.
+    for char, f in (("a", lo), ("d", hi)):
+        band = np.empty((1,) + x.shape, x.dtype)
+        analyse(x3, [f], dilation, band.reshape((1,) + x3.shape), num_threads)
+        bands[prefix + char] = band[0]
+
+
+def inverse(approx, levels, banks, axes, num_threads):
+    """pywt.iswtn of the coarsest approximation and the detail bands of
+    each level (dicts, coarsest first; a missing band is zero), all real,
+    C-contiguous, of one shape and dtype."""
+    n_levels = len(levels)
+    for j, details in enumerate(levels):
+        dilation = 2 ** (n_levels - j - 1)
+        approx = _merge(approx, details, banks, axes, dilation, 0, "", num_threads)
+        if approx is None:  # every band was missing
+            raise ShapeMismatchError("iswtn: a level has no coefficients at all")
+    return approx
+
+
+def _merge(approx, details, banks, axes, dilation, k, prefix, num_threads):
+    """Band ``prefix`` synthesised from its children along axes k..: the
+    inverse of _split, depth first."""
+    if k == len(axes):
+        return approx if prefix == "a" * k else details.get(prefix)
+    low = _merge(approx, details, banks, axes, dilation, k + 1, prefix + "a", num_threads)
+    high = _merge(approx, details, banks, axes, dilation, k + 1, prefix + "d", num_threads)
+    if low is None and high is None:
+        return None
+    like = low if low is not None else high
+    out = np.empty_like(like)
+    synthesise(None if low is None else as_3d(low, axes[k]),
+               None if high is None else as_3d(high, axes[k]),
+               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axes[k]), num_threads)
+    return out
