@@ -27,23 +27,24 @@ def correlate(x, kernels, taps_pads, dilation, out, num_threads, padding_mode="c
     convolution (a single image: pre or post is 1), else one call each.
     """
     pre, n, post = x.shape
+    n_out = out.shape[2]  # n, or less for a pass over explicitly padded data
     pad_left, pad_right = taps_pads
     weight = np.stack(kernels).astype(x.dtype, copy=False)
     k = weight.shape[1]
     if post == 1:
         conv2d(x.reshape(1, 1, pre, n), weight.reshape(-1, 1, 1, k), dilation=(1, dilation),
                padding=((0, 0), (pad_left, pad_right)), padding_mode=padding_mode,
-               out=out.reshape(1, -1, pre, n), num_threads=num_threads)
+               out=out.reshape(1, -1, pre, n_out), num_threads=num_threads)
         return
     if pre == 1:
         conv2d(x.reshape(1, 1, n, post), weight.reshape(-1, 1, k, 1), dilation=(dilation, 1),
                padding=((pad_left, pad_right), (0, 0)), padding_mode=padding_mode,
-               out=out.reshape(1, -1, n, post), num_threads=num_threads)
+               out=out.reshape(1, -1, n_out, post), num_threads=num_threads)
         return
     for c in range(weight.shape[0]):
         conv2d(x.reshape(pre, 1, n, post), weight[c].reshape(1, 1, k, 1), dilation=(dilation, 1),
                padding=((pad_left, pad_right), (0, 0)), padding_mode=padding_mode,
-               out=out[c].reshape(pre, 1, n, post), num_threads=num_threads)
+               out=out[c].reshape(pre, 1, n_out, post), num_threads=num_threads)
 
 
 def analyse(x, filters, dilation, out, num_threads):
