@@ -237,7 +237,20 @@ def iswt(coeffs, wavelet, norm=False, axis=-1, *, num_threads=None):
     details = ([{"d": d} for d in coeffs[1:]] if trimmed else [{"d": d} for _, d in coeffs])
     if approx.ndim == 1 and operator.index(axis) not in (0, -1):
         raise AxisError(f"Axis greater than data dimensions: axis {axis} for 1-D coefficients")
+    if approx.ndim == 1:
+        approx, details = _upcast_mixed(approx, details)
     return _iswtn_arrays(approx, details, wavelet, [axis], norm, num_threads)
+
+
+def _upcast_mixed(approx, details):
+    """pywt.iswt's rule for 1-D coefficients: bands of different dtypes
+    meet in float64 (complex128 if one is complex)."""
+    bands = [_numeric("coeffs", level["d"]) for level in details]
+    kinds = {_component_dtype([b.dtype]) for b in [approx] + bands}
+    if len(kinds) == 1 and len({b.dtype.kind for b in [approx] + bands}) == 1:
+        return approx, details
+    dtype = np.complex128 if any(b.dtype.kind == "c" for b in [approx] + bands) else np.float64
+    return approx.astype(dtype), [{"d": b.astype(dtype)} for b in bands]
 
 
 def iswt2(coeffs, wavelet, norm=False, axes=(-2, -1), *, num_threads=None):
