@@ -680,3 +680,4 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
         run_convolution(<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(weights),
                         <const double*> cnp.PyArray_DATA(bias), <double*> cnp.PyArray_DATA(out),
                         &g, x.shape[0], num_threads)
+include "_core_wavelets.pxi"

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+MAX_TAPS = 256  # the core's à trous kernel (pywt's longest, coif17, has 102)
 ANALYSIS_SHIFT = 0   # tap k sits at (L/2 - k - shift) * d
 SYNTHESIS_SHIFT = 1
 
@@ -77,6 +78,9 @@ def filter_bank(wavelet):
         raise ValueError(f"wavelet: a filter bank has 4 filters, got {len(bank)}")
     names = ("dec_lo", "dec_hi", "rec_lo", "rec_hi")
     filters = [_even_filter(n, f) for n, f in zip(names, bank)]
+    if filters[0].size > MAX_TAPS:
+        raise ValueError(f"wavelet: filters of more than {MAX_TAPS} taps are not supported, "
+                         f"got {filters[0].size}")
     if len({f.size for f in filters}) != 1:
         raise ValueError("wavelet: the 4 filters must have one length, got "
                          f"{[f.size for f in filters]}")
@@ -108,28 +112,18 @@ def normalised(banks, inverse):
     return [FilterBank(*(np.asarray(f) * scale for f in b[:4]), b.orthogonal) for b in banks]
 
 
-class Taps(NamedTuple):
-    """A periodic pass as the cross-correlation the core runs:
-    ``out[i] = sum_t kernel[t] x[i + t d - pad_left]``, padded circularly."""
-    kernel: np.ndarray
-    pad_left: int
-    pad_right: int
-
-
 def circular_taps(f, shift, dilation, size, scale=1.0):
-    """The Taps of ``out[i] = scale sum_k f[k] x[(i + (L/2 - shift - k) d) mod size]``.
+    """(weights, offsets) of ``out[i] = scale sum_k f[k] x[(i + (L/2 - shift - k) d) mod size]``.
 
-    When the dilated filter spans the period or more, taps that land on one
-    sample (mod size) are summed into one, so that the padding stays within
-    one period, as the core's circular padding needs (``d`` divides size).
+    Offsets lie in (-size, size), as the core's à trous kernel needs: when
+    the dilated filter spans the period, they are taken mod size (nearest
+    to 0) and taps that land on one sample are summed into one.
     """
-    length = f.size
-    first = length // 2 - shift  # offset of tap 0, in units of d
-    if (length - 1) * dilation < size:
-        pad_left = (length - 1 - first) * dilation
-        return Taps(f[::-1] * scale, pad_left, (length - 1) * dilation - pad_left)
-    slots = size // dilation
-    where = (first - np.arange(length)) % slots
-    kernel = np.zeros(where.max() + 1)
-    np.add.at(kernel, where, f * scale)
-    return Taps(kernel, 0, (kernel.size - 1) * dilation)
+    offsets = (f.size // 2 - shift - np.arange(f.size)) * dilation
+    weights = f
+    if np.abs(offsets).max() >= size:
+        offsets = (offsets + size // 2) % size - size // 2
+        offsets, where = np.unique(offsets, return_inverse=True)
+        weights = np.zeros(offsets.size)
+        np.add.at(weights, where, f)
+    return weights * scale, offsets.astype(np.int64)

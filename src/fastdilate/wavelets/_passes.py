@@ -1,15 +1,18 @@
 """One à trous pass along one axis, on the compiled core.
 
 Arrays here are C-contiguous and seen as (pre, n, post): the axis the pass
-runs along, with everything before and after it flattened.  A pass is one
-``fastdilate.conv2d`` call with a (K, 1) or (1, K) kernel: along the rows of
-a (pre, n) image when the axis is the last one, along the columns of an
-(n, post) image when it is the first, else over a batch of pre such images.
-The core then shares the work among its threads and pads on the fly.
+runs along, with everything before and after it flattened.  A wavelet level
+is one call of the core's à trous kernel, which reads its one or two inputs
+and writes its one or two outputs once (analysis: the data into both
+bands; synthesis: both bands into the data), with circular indexing.  The
+starlet's smoothing passes, with the other boundary modes, are
+``fastdilate.conv2d`` calls with a (K, 1) or (1, K) kernel.
 """
 import numpy as np
 
+from .. import _layout
 from .._api import conv2d
+from .._dispatch import core
 from ._filters import ANALYSIS_SHIFT, SYNTHESIS_SHIFT, circular_taps
 
 
@@ -47,27 +50,25 @@ def correlate(x, kernels, taps_pads, dilation, out, num_threads, padding_mode="c
                out=out[c].reshape(pre, 1, n_out, post), num_threads=num_threads)
 
 
-def analyse(x, filters, dilation, out, num_threads):
-    """The analysis pass of each of ``filters`` over ``x`` (pre, n, post)
-    into ``out[c]``, as pywt's swt computes one level."""
-    taps = [circular_taps(f, ANALYSIS_SHIFT, dilation, x.shape[1]) for f in filters]
-    correlate(x, [t.kernel for t in taps], taps[0][1:], dilation, out, num_threads)
+def _atrous(inputs, outputs, filters, shift, dilation, scale, num_threads):
+    """``outputs[o]`` = sum over c of input c through ``filters[o][c]``."""
+    n = inputs[0].shape[1]
+    taps = [[circular_taps(f, shift, dilation, n, scale) for f in row] for row in filters]
+    weights = np.array([[w for w, _ in row] for row in taps], dtype=inputs[0].dtype)
+    requested = core.default_num_threads() if num_threads is None else num_threads
+    threads = _layout.thread_count(requested, inputs[0].size * weights.size)
+    core.atrous_level(tuple(inputs), tuple(outputs), weights, taps[0][0][1], threads)
 
 
-def synthesise(approx, detail, bank_lo, bank_hi, dilation, out, num_threads):
+def analyse(x, filters, dilation, outs, num_threads):
+    """Each of ``filters`` over ``x`` (pre, n, post) into ``outs``, as one
+    level of pywt's swt."""
+    _atrous([x], outs, [[f] for f in filters], ANALYSIS_SHIFT, dilation, 1.0, num_threads)
+
+
+def synthesise(approx, detail, rec_lo, rec_hi, dilation, out, num_threads):
     """``out`` (pre, n, post) = the synthesis of one level from ``approx``
     and ``detail`` (either may be None: a zero band), as pywt's iswt."""
-    bands = [(c, f) for c, f in ((approx, bank_lo), (detail, bank_hi)) if c is not None]
-    if not bands:
-        out[...] = 0
-        return
-    n = out.shape[1]
-    first, filt = bands[0]
-    taps = circular_taps(filt, SYNTHESIS_SHIFT, dilation, n, scale=0.5)
-    correlate(first, [taps.kernel], taps[1:], dilation, out[None], num_threads)
-    if len(bands) == 2:
-        second, filt = bands[1]
-        taps = circular_taps(filt, SYNTHESIS_SHIFT, dilation, n, scale=0.5)
-        part = np.empty_like(out)
-        correlate(second, [taps.kernel], taps[1:], dilation, part[None], num_threads)
-        out += part
+    bands = [(c, f) for c, f in ((approx, rec_lo), (detail, rec_hi)) if c is not None]
+    _atrous([c for c, _ in bands], [out], [[f for _, f in bands]], SYNTHESIS_SHIFT, dilation,
+            0.5, num_threads)

@@ -20,9 +20,8 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     approx_key = "a" * len(axes)
     levels = []
     for i in range(start_level, start_level + level):
-        keep_approx = not trim_approx or i == start_level + level - 1
         bands = {}
-        _split(x, banks, axes, 2 ** i, 0, "", bands, keep_approx, num_threads)
+        _split(x, banks, axes, 2 ** i, 0, "", bands, num_threads)
         x = bands[approx_key]
         if trim_approx:
             del bands[approx_key]
@@ -33,29 +32,21 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     return levels
 
 
-def _split(x, banks, axes, dilation, k, prefix, bands, keep_approx, num_threads):
+def _split(x, banks, axes, dilation, k, prefix, bands, num_threads):
     """Bands ``prefix + ...`` of one level: axis k, then the axes after it,
     depth first, so that at most one partial band per axis is alive."""
     x3 = as_3d(x, axes[k])
     lo, hi = banks[k].dec_lo, banks[k].dec_hi
     if k < len(axes) - 1:
         for char, f in (("a", lo), ("d", hi)):
-            part = np.empty((1,) + x.shape, x.dtype)
-            analyse(x3, [f], dilation, part.reshape((1,) + x3.shape), num_threads)
-            _split(part[0], banks, axes, dilation, k + 1, prefix + char, bands, keep_approx,
-                   num_threads)
+            part = np.empty_like(x)
+            analyse(x3, [f], dilation, [as_3d(part, axes[k])], num_threads)
+            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, num_threads)
         return
-    if keep_approx or prefix != "a" * k:
-        pair = np.empty((2,) + x.shape, x.dtype)  # one call writes both bands
-        analyse(x3, [lo, hi], dilation, pair.reshape((2,) + x3.shape), num_threads)
-        bands[prefix + "a"], bands[prefix + "d"] = pair
-        return
-    # An approximation dropped after the next level gets a buffer of its
-    # own, so that the detail band returned does not keep it alive.
-    for char, f in (("a", lo), ("d", hi)):
-        band = np.empty((1,) + x.shape, x.dtype)
-        analyse(x3, [f], dilation, band.reshape((1,) + x3.shape), num_threads)
-        bands[prefix + char] = band[0]
+    approx, detail = np.empty_like(x), np.empty_like(x)
+    analyse(x3, [lo, hi], dilation, [as_3d(approx, axes[k]), as_3d(detail, axes[k])],
+            num_threads)
+    bands[prefix + "a"], bands[prefix + "d"] = approx, detail
 
 
 def inverse(approx, levels, banks, axes, num_threads):

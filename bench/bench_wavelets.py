@@ -1,0 +1,194 @@
+"""Time fastdilate.wavelets against PyWavelets (and SciPy for the starlet).
+
+    python bench/bench_wavelets.py [--quick] [--rounds N]
+
+Each case runs fastdilate at 1 and 2 threads and its peer round by round
+(interleaved, 0.2 s apart), and prints medians, the speedups, the bandwidth
+of one level (bytes read + written once per level) as a share of the copy
+bandwidth measured at the same thread count, and the peak memory that
+tracemalloc sees during one fastdilate call, as a multiple of the output's
+size.  PyWavelets' iswt loops over 2**level phases in Python: where that is
+more than 2**16 iterations it is not timed ("-").
+"""
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pywt
+import scipy.ndimage as ndi
+
+import fastdilate.wavelets as fw
+
+PAUSE = 0.2
+MAX_PYWT_PHASES = 2 ** 16
+
+
+def seconds(call):
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def copy_gbs(threads, nbytes=128 << 20, repeats=5):
+    """Best GB/s (read + written) of np.copyto split over ``threads`` threads."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    pieces = list(zip(np.array_split(dst, threads), np.array_split(src, threads)))
+    with ThreadPoolExecutor(threads) as pool:
+        def copy():
+            list(pool.map(lambda piece: np.copyto(*piece), pieces))
+        copy()
+        return 2 * nbytes / min(seconds(copy) for _ in range(repeats)) / 1e9
+
+
+def peak_bytes(call):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def nbytes_of(result):
+    if isinstance(result, np.ndarray):
+        return result.nbytes
+    if isinstance(result, dict):
+        return sum(nbytes_of(v) for v in result.values())
+    return sum(nbytes_of(r) for r in result)
+
+
+def run_case(name, ours, peer, traffic, rounds, peaks):
+    """Median seconds of ours(1), ours(2) and peer over interleaved rounds."""
+    peers = {"fd-1": lambda: ours(1), "fd-2": lambda: ours(2)}
+    if peer is not None:
+        peers["peer"] = peer
+    for call in peers.values():  # warm up: plans, page faults
+        call()
+    times = {k: [] for k in peers}
+    for _ in range(rounds):
+        for key, call in peers.items():
+            times[key].append(seconds(call))
+            time.sleep(PAUSE)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    out_bytes = nbytes_of(ours(2))
+    peak = peak_bytes(lambda: ours(2))
+    row = [name, f"{med['fd-1'] * 1e3:9.2f}", f"{med['fd-2'] * 1e3:9.2f}"]
+    if "peer" in med:
+        row += [f"{med['peer'] * 1e3:9.1f}", f"{med['peer'] / med['fd-1']:6.1f}x",
+                f"{med['peer'] / med['fd-2']:6.1f}x"]
+    else:
+        row += [f"{'-':>9}", f"{'-':>7}", f"{'-':>7}"]
+    share = [traffic / med[f"fd-{t}"] / 1e9 / peaks[t] * 100 for t in (1, 2)]
+    row += [f"{share[0]:5.0f}%", f"{share[1]:5.0f}%", f"{peak / out_bytes:5.2f}"]
+    print("  ".join(row), flush=True)
+
+
+def one_d_cases(quick):
+    sizes = [2 ** 16, 2 ** 19] if quick else [2 ** 16, 2 ** 19, 2 ** 22]
+    wavelets = ["db4"] if quick else ["haar", "db4", "sym8"]
+    dtypes = [np.float64] if quick else [np.float32, np.float64]
+    for n in sizes:
+        for wavelet in wavelets:
+            for level in (4, pywt.swt_max_level(n)):
+                for dtype in dtypes:
+                    x = np.random.default_rng(0).standard_normal(n).astype(dtype)
+                    coeffs = fw.swt(x, wavelet, level)
+                    per_level = 3 * x.nbytes
+                    tag = f"{n:>8} {wavelet:>5} L{level:<2} {np.dtype(dtype).name}"
+                    yield (f"swt   {tag}", lambda t, x=x, w=wavelet, lv=level:
+                           fw.swt(x, w, lv, num_threads=t),
+                           lambda x=x, w=wavelet, lv=level: pywt.swt(x, w, lv), per_level * level)
+                    slow = 2 ** level > MAX_PYWT_PHASES
+                    yield (f"iswt  {tag}", lambda t, c=coeffs, w=wavelet:
+                           fw.iswt(c, w, num_threads=t),
+                           None if slow else lambda c=coeffs, w=wavelet: pywt.iswt(c, w),
+                           per_level * level)
+
+
+def batch_cases(quick):
+    x = np.random.default_rng(0).standard_normal((256, 4096))
+    for axis in (0, 1):
+        data = x if axis == 1 else np.ascontiguousarray(x.T)
+        coeffs = fw.swt(data, "db4", 4, axis=axis)
+        tag = f"256x4096 along axis {axis}, db4 L4"
+        yield (f"swt   {tag}", lambda t, d=data, a=axis: fw.swt(d, "db4", 4, axis=a, num_threads=t),
+               lambda d=data, a=axis: pywt.swt(d, "db4", 4, axis=a), 3 * x.nbytes * 4)
+        yield (f"iswt  {tag}", lambda t, c=coeffs, a=axis: fw.iswt(c, "db4", axis=a, num_threads=t),
+               lambda c=coeffs, a=axis: pywt.iswt(c, "db4", axis=a), 3 * x.nbytes * 4)
+
+
+def two_d_cases(quick):
+    sizes = [512, 1024] if quick else [512, 1024, 2048]
+    dtypes = [np.float32] if quick else [np.float32, np.float64]
+    for n in sizes:
+        for wavelet in ("db2", "sym4"):
+            for level in (4, 6):
+                for dtype in dtypes:
+                    x = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+                    coeffs = fw.swt2(x, wavelet, level)
+                    tag = f"{n}^2 {wavelet} L{level} {np.dtype(dtype).name}"
+                    # per level: 2 passes over x into 2 bands, 2 x 2 from those into 4
+                    traffic = level * 10 * x.nbytes
+                    yield (f"swt2  {tag}", lambda t, x=x, w=wavelet, lv=level:
+                           fw.swt2(x, w, lv, num_threads=t),
+                           lambda x=x, w=wavelet, lv=level: pywt.swt2(x, w, lv), traffic)
+                    slow = 4 ** level > MAX_PYWT_PHASES
+                    yield (f"iswt2 {tag}", lambda t, c=coeffs, w=wavelet:
+                           fw.iswt2(c, w, num_threads=t),
+                           None if slow else lambda c=coeffs, w=wavelet: pywt.iswt2(c, w), traffic)
+
+
+def scipy_starlet(x, n_scales):
+    planes, c = [], x
+    for j in range(n_scales):
+        kernel = np.zeros(4 * 2 ** j + 1)
+        kernel[:: 2 ** j] = np.array([1, 4, 6, 4, 1]) / 16
+        nxt = ndi.convolve1d(ndi.convolve1d(c, kernel, axis=0, mode="nearest"), kernel,
+                             axis=1, mode="nearest")
+        planes.append(c - nxt)
+        c = nxt
+    return np.array(planes + [c])
+
+
+def starlet_cases(quick):
+    for n in ([1024] if quick else [1024, 4096]):
+        for dtype in ([np.float32] if quick else [np.float32, np.float64]):
+            x = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+            # per scale: two smoothing passes (read + write) and a subtraction
+            yield (f"starlet {n}^2 6 scales {np.dtype(dtype).name}",
+                   lambda t, x=x: fw.starlet(x, 6, num_threads=t),
+                   lambda x=x: scipy_starlet(x, 6), 6 * 7 * x.nbytes)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few cases, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per case (default 5, quick 3)")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 5)
+    peaks = {t: copy_gbs(t) for t in (1, 2)}
+    print(f"PyWavelets {pywt.__version__} (distribution {pywt_distribution()}); "
+          f"copy bandwidth {peaks[1]:.1f} GB/s at 1 thread, {peaks[2]:.1f} at 2")
+    print("times in ms; speedup = peer / fastdilate; share = level bandwidth / copy bandwidth;"
+          " peak = traced memory / output size")
+    header = ["case".ljust(40), "fd 1 thr", " fd 2 thr", "     peer", "x 1 thr", "x 2 thr",
+              "shr 1", "shr 2", "peak"]
+    print("  ".join(header))
+    for cases in (one_d_cases, batch_cases, two_d_cases, starlet_cases):
+        for name, ours, peer, traffic in cases(args.quick):
+            run_case(name.ljust(40), ours, peer, traffic, rounds, peaks)
+    return 0
+
+
+def pywt_distribution():
+    from importlib.metadata import version
+    return version("PyWavelets")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
