@@ -10,9 +10,9 @@
 # output) each read and write every array once, which fastdilate.conv2d,
 # with one input array and one output array, cannot.  Along the last axis
 # (post == 1) each thin chunk of a line is one register block over every
-# (input, tap), read in place where no tap wraps and from a small circular
-# window where one does; along an inner axis each output row is a sum of
-# whole input rows, a thin chunk of them at a time.
+# (input, tap), each tap read in place or, where it wraps around the line,
+# from a small copy; along an inner axis each output row is a sum of whole
+# input rows, a thin chunk of them at a time.
 
 cdef enum:
     ATROUS_MAX_BANDS = 2
@@ -23,7 +23,6 @@ cdef enum:
 
 cdef struct Atrous:
     Py_ssize_t pre, n, post, n_in, n_out, n_taps
-    Py_ssize_t min_offset, span   # offsets lie in [min_offset, min_offset + span]
     Py_ssize_t item_len, n_items_per_line
     const Py_ssize_t* offsets
 
@@ -33,20 +32,19 @@ cdef inline Py_ssize_t wrap_index(Py_ssize_t j, Py_ssize_t n) noexcept nogil:
     return j + n if j < 0 else j
 
 
-cdef void atrous_chunk(floating* out, Py_ssize_t keep, const floating* const* x,
-                       Py_ssize_t x_step, const floating* w, const Atrous* g) noexcept nogil:
-    """One thin chunk of one output: ``x[c] + offsets[t] * x_step`` is
-    where input c's tap t reads the chunk's first point; ``keep`` points
-    are stored (a whole chunk, or fewer at a line's end)."""
+cdef void atrous_chunk(floating* out, Py_ssize_t keep, const floating* const* taps,
+                       const floating* w, const Atrous* g) noexcept nogil:
+    """One thin chunk of one output: ``taps[c * n_taps + t]`` holds the
+    chunk's points as input c's tap t reads them; ``keep`` points are
+    stored (a whole chunk, or fewer at a line's end)."""
     cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
     cdef thin_block block
     cdef floating zero = 0
     cdef floating partial[ACC_LEN]
-    cdef Py_ssize_t c, t
+    cdef Py_ssize_t k
     block_init(&block, &zero)
-    for c in range(g.n_in):
-        for t in range(g.n_taps):
-            block_update(&block, x[c] + g.offsets[t] * x_step, lanes, w + c * g.n_taps + t)
+    for k in range(g.n_in * g.n_taps):
+        block_update(&block, taps[k], lanes, w + k)
     if keep * sizeof(floating) == THIN_CHUNK_BYTES:
         block_store(&block, out, 0, lanes)
     else:
@@ -54,31 +52,40 @@ cdef void atrous_chunk(floating* out, Py_ssize_t keep, const floating* const* x,
         memcpy(out, partial, keep * sizeof(floating))
 
 
+cdef const floating* line_tap(const floating* line, Py_ssize_t start, Py_ssize_t chunk,
+                              Py_ssize_t n, floating* slot) noexcept nogil:
+    """Where a tap reads line[(start + k) mod n] for k < chunk: in place
+    when that stays inside the line, else copied into ``slot``."""
+    cdef Py_ssize_t j, k
+    if 0 <= start and start + chunk <= n:
+        return line + start
+    j = wrap_index(start, n)
+    for k in range(chunk):
+        slot[k] = line[j]
+        j += 1
+        if j == n:
+            j = 0
+    return slot
+
+
 cdef void atrous_line_item(Py_ssize_t item, const floating* const* ins, floating* const* outs,
                            const floating* w, floating* window, const Atrous* g) noexcept nogil:
-    """Points [i0, i0 + item_len) of line p (post == 1)."""
+    """Points [i0, i0 + item_len) of line p (post == 1), chunk by chunk."""
     cdef Py_ssize_t chunk = THIN_CHUNK_BYTES // sizeof(floating)
     cdef Py_ssize_t p = item // g.n_items_per_line
     cdef Py_ssize_t i0 = (item % g.n_items_per_line) * g.item_len
     cdef Py_ssize_t end = min(i0 + g.item_len, g.n)
     cdef Py_ssize_t line = p * g.n
-    cdef Py_ssize_t window_len = chunk + g.span
-    cdef const floating* x[ATROUS_MAX_BANDS]
-    cdef Py_ssize_t i, c, k, o, keep
-    cdef bint inside
+    cdef const floating* taps[ATROUS_MAX_BANDS * ATROUS_MAX_TAPS]
+    cdef Py_ssize_t c, t, o, keep
     while i0 < end:
         keep = min(chunk, end - i0)
-        # In place only if every tap of the whole chunk reads inside the line.
-        inside = i0 + g.min_offset >= 0 and i0 + chunk + g.min_offset + g.span <= g.n
         for c in range(g.n_in):
-            if inside:
-                x[c] = ins[c] + line + i0
-            else:
-                for k in range(window_len):
-                    window[c * window_len + k] = ins[c][line + wrap_index(i0 + g.min_offset + k, g.n)]
-                x[c] = window + c * window_len - g.min_offset
+            for t in range(g.n_taps):
+                taps[c * g.n_taps + t] = line_tap(ins[c] + line, i0 + g.offsets[t], chunk, g.n,
+                                                  window + (c * g.n_taps + t) * chunk)
         for o in range(g.n_out):
-            atrous_chunk(outs[o] + line + i0, keep, x, 1, w + o * g.n_in * g.n_taps, g)
+            atrous_chunk(outs[o] + line + i0, keep, taps, w + o * g.n_in * g.n_taps, g)
         i0 += keep
 
 
@@ -93,40 +100,34 @@ cdef void atrous_row_item(Py_ssize_t item, const floating* const* ins, floating*
     cdef Py_ssize_t end = min(i0 + g.item_len, g.n)
     cdef Py_ssize_t plane = p * g.n * g.post
     cdef Py_ssize_t whole = g.post // chunk * chunk
-    cdef Py_ssize_t row_offsets[ATROUS_MAX_TAPS]
-    cdef const floating* x[ATROUS_MAX_BANDS]
-    cdef const floating* row
-    cdef Py_ssize_t i, c, t, o, q
+    cdef const floating* rows[ATROUS_MAX_BANDS * ATROUS_MAX_TAPS]
+    cdef const floating* taps[ATROUS_MAX_BANDS * ATROUS_MAX_TAPS]
+    cdef Py_ssize_t i, c, t, k, o, q
     cdef floating s
-    cdef Atrous rows = g[0]
-    rows.offsets = row_offsets
     for i in range(i0, end):
-        # Tap t of row i reads input row (i + offset_t) mod n: relative to
-        # the row itself, so atrous_chunk's x + offset * x_step finds it.
-        for t in range(g.n_taps):
-            row_offsets[t] = wrap_index(i + g.offsets[t], g.n) - i
+        for c in range(g.n_in):
+            for t in range(g.n_taps):
+                rows[c * g.n_taps + t] = ins[c] + plane + wrap_index(i + g.offsets[t], g.n) * g.post
         q = 0
         while q < whole:
-            for c in range(g.n_in):
-                x[c] = ins[c] + plane + i * g.post + q
+            for k in range(g.n_in * g.n_taps):
+                taps[k] = rows[k] + q
             for o in range(g.n_out):
-                atrous_chunk(outs[o] + plane + i * g.post + q, chunk, x, g.post,
-                             w + o * g.n_in * g.n_taps, &rows)
+                atrous_chunk(outs[o] + plane + i * g.post + q, chunk, taps,
+                             w + o * g.n_in * g.n_taps, g)
             q += chunk
         for o in range(g.n_out):
             for q in range(whole, g.post):
                 s = 0
-                for c in range(g.n_in):
-                    for t in range(g.n_taps):
-                        row = ins[c] + plane + (i + row_offsets[t]) * g.post
-                        s = s + w[(o * g.n_in + c) * g.n_taps + t] * row[q]
+                for k in range(g.n_in * g.n_taps):
+                    s = s + w[o * g.n_in * g.n_taps + k] * rows[k][q]
                 outs[o][plane + i * g.post + q] = s
 
 
 cdef void run_atrous(const floating* const* ins, floating* const* outs, const floating* w,
                      Atrous* g, int num_threads) except *:
     cdef Py_ssize_t chunk = THIN_CHUNK_BYTES // sizeof(floating)
-    cdef Py_ssize_t window_len = chunk + g.span
+    cdef Py_ssize_t window_len = g.n_taps * chunk  # a slot per (input, tap)
     g.item_len = ATROUS_ITEM_POINTS if g.post == 1 else max(1, ATROUS_ITEM_POINTS // g.post)
     g.n_items_per_line = (g.n + g.item_len - 1) // g.item_len
     cdef Py_ssize_t n_items = g.pre * g.n_items_per_line
@@ -190,8 +191,6 @@ def atrous_level(tuple inputs,         # IN  1 or 2 arrays (pre, n, post)
     g.pre, g.n, g.post = first.shape[0], first.shape[1], first.shape[2]
     g.n_out, g.n_in, g.n_taps = weights.shape[0], weights.shape[1], weights.shape[2]
     g.offsets = <const Py_ssize_t*> cnp.PyArray_DATA(offsets)
-    g.min_offset = offsets.min()
-    g.span = offsets.max() - g.min_offset
     for i in range(g.n_in):
         in_ptrs[i] = cnp.PyArray_DATA(inputs[i])
     for i in range(g.n_out):
