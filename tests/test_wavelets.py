@@ -400,3 +400,17 @@ def test_the_errors_agree_with_pywt_in_type():
             case(pywt)
         with pytest.raises(theirs.type):
             case(fw)
+
+
+def test_the_core_kernel_refuses_operands_that_do_not_agree():
+    from fastdilate._dispatch import core
+    x, out = np.zeros((1, 8, 1)), np.zeros((1, 8, 1))
+    weights, offsets = np.ones((1, 1, 2)), np.array([0, 1], dtype=np.int64)
+    core.atrous_level((x,), (out,), weights, offsets, 1)
+    for bad in [((x,), (np.zeros((1, 4, 1)),), weights, offsets),
+                ((x,), (out,), weights, np.array([0, 8], dtype=np.int64)),
+                ((x,), (out,), weights.astype(np.float32), offsets),
+                ((x,), (out,), np.ones((2, 1, 2)), offsets),
+                ((x, x, x), (out,), np.ones((1, 3, 2)), offsets)]:
+        with pytest.raises(ValueError, match="fastdilate core"):
+            core.atrous_level(*bad, 1)

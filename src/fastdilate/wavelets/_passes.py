@@ -4,14 +4,11 @@ Arrays here are C-contiguous and seen as (pre, n, post): the axis the pass
 runs along, with everything before and after it flattened.  A wavelet level
 is one call of the core's à trous kernel, which reads its one or two inputs
 and writes its one or two outputs once (analysis: the data into both
-bands; synthesis: both bands into the data), with circular indexing.  The
-starlet's smoothing passes, with the other boundary modes, are
-``fastdilate.conv2d`` calls with a (K, 1) or (1, K) kernel.
+bands; synthesis: both bands into the data), with circular indexing.
 """
 import numpy as np
 
 from .. import _layout
-from .._api import conv2d
 from .._dispatch import core
 from ._filters import ANALYSIS_SHIFT, SYNTHESIS_SHIFT, circular_taps
 
@@ -20,34 +17,6 @@ def as_3d(array, axis):
     """``array`` (C-contiguous) viewed as (pre, n, post) around ``axis``."""
     shape = array.shape
     return array.reshape(int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
-
-
-def correlate(x, kernels, taps_pads, dilation, out, num_threads, padding_mode="circular"):
-    """``out[c]`` = the correlation of ``x`` (pre, n, post) along n with
-    ``kernels[c]``; ``out`` is (C, pre, n, post), C-contiguous.
-
-    One call writes all C outputs when they can be output channels of one
-    convolution (a single image: pre or post is 1), else one call each.
-    """
-    pre, n, post = x.shape
-    n_out = out.shape[2]  # n, or less for a pass over explicitly padded data
-    pad_left, pad_right = taps_pads
-    weight = np.stack(kernels).astype(x.dtype, copy=False)
-    k = weight.shape[1]
-    if post == 1:
-        conv2d(x.reshape(1, 1, pre, n), weight.reshape(-1, 1, 1, k), dilation=(1, dilation),
-               padding=((0, 0), (pad_left, pad_right)), padding_mode=padding_mode,
-               out=out.reshape(1, -1, pre, n_out), num_threads=num_threads)
-        return
-    if pre == 1:
-        conv2d(x.reshape(1, 1, n, post), weight.reshape(-1, 1, k, 1), dilation=(dilation, 1),
-               padding=((pad_left, pad_right), (0, 0)), padding_mode=padding_mode,
-               out=out.reshape(1, -1, n_out, post), num_threads=num_threads)
-        return
-    for c in range(weight.shape[0]):
-        conv2d(x.reshape(pre, 1, n, post), weight[c].reshape(1, 1, k, 1), dilation=(dilation, 1),
-               padding=((pad_left, pad_right), (0, 0)), padding_mode=padding_mode,
-               out=out[c].reshape(pre, 1, n_out, post), num_threads=num_threads)
 
 
 def _atrous(inputs, outputs, filters, shift, dilation, scale, num_threads):

@@ -17,8 +17,8 @@ import operator
 
 import numpy as np
 
-from .._api import _as_array, _as_int, _as_thread_request, _result_dtype
-from ._passes import as_3d, correlate
+from .._api import _as_array, _as_int, _as_thread_request, _result_dtype, conv2d
+from ._passes import as_3d
 
 B3_SPLINE = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
@@ -29,6 +29,22 @@ _CORE_MODE = {"nearest": "replicate", "mirror": "reflect", "wrap": "circular",
 _NUMPY_MODE = {"nearest": "edge", "mirror": "reflect", "wrap": "wrap",
                "constant": "constant", "reflect": "symmetric"}
 MODES = tuple(_CORE_MODE)
+
+
+def _spline_pass(x3, pads, dilation, out3, num_threads, padding_mode="zeros"):
+    """``out3`` = the dilated spline correlated with ``x3`` along axis 1: one
+    conv2d call, along the rows of a (pre, n) image for the last axis, else
+    along the columns of pre (n, post) images."""
+    pre, n, post = x3.shape
+    kernel = B3_SPLINE.astype(x3.dtype)
+    if post == 1:
+        conv2d(x3.reshape(1, 1, pre, n), kernel.reshape(1, 1, 1, -1), dilation=(1, dilation),
+               padding=((0, 0), pads), padding_mode=padding_mode,
+               out=out3.reshape(1, 1, pre, -1), num_threads=num_threads)
+    else:
+        conv2d(x3.reshape(pre, 1, n, post), kernel.reshape(1, 1, -1, 1), dilation=(dilation, 1),
+               padding=(pads, (0, 0)), padding_mode=padding_mode,
+               out=out3.reshape(pre, 1, -1, post), num_threads=num_threads)
 
 
 def _smooth_axis(x3, dilation, mode, out3, num_threads):
@@ -42,11 +58,10 @@ def _smooth_axis(x3, dilation, mode, out3, num_threads):
     core_mode = _CORE_MODE[mode]
     fits = {"reflect": reach < n, "circular": reach <= n}.get(core_mode, core_mode is not None)
     if fits:
-        correlate(x3, [B3_SPLINE], (reach, reach), dilation, out3[None], num_threads,
-                  padding_mode=core_mode)
+        _spline_pass(x3, (reach, reach), dilation, out3, num_threads, core_mode)
         return
     padded = np.pad(x3, ((0, 0), (reach, reach), (0, 0)), mode=_NUMPY_MODE[mode])
-    correlate(padded, [B3_SPLINE], (0, 0), dilation, out3[None], num_threads)
+    _spline_pass(padded, (0, 0), dilation, out3, num_threads)
 
 
 def _smooth(src, dst, dilation, axes, mode, scratch, num_threads):
