@@ -15,7 +15,8 @@ import pytest
 
 # Extras and test tools: none may be imported by ``import fastdilate``.
 OPTIONAL = ["scipy", "torch", "matplotlib", "threadpoolctl", "hypothesis", "pytest",
-            "pytest_benchmark", "pandas"]
+            "pytest_benchmark", "pandas", "dask", "distributed", "zarr", "pywt", "onnx",
+            "onnxruntime", "jax", "nam", "mypy"]
 
 
 def run_python(code):

@@ -73,7 +73,7 @@ def test_wheel_holds_the_compiled_core_and_its_stubs_not_its_sources(distributio
     package = {PurePosixPath(n).name for n in names if n.startswith("fastdilate/")}
     assert any(re.match(r"_core\.(.+\.)?(so|pyd)$", n) for n in package), sorted(package)
     assert {"_core.pyi", "py.typed", "_version.py"} <= package
-    leaked = sorted(n for n in package if n.endswith((".pyx", ".pxd", ".c", ".h")))
+    leaked = sorted(n for n in package if n.endswith((".pyx", ".pxi", ".pxd", ".c", ".h")))
     assert not leaked, f"build sources in the wheel: {leaked}"
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
 
@@ -103,6 +103,12 @@ def test_sdist_carries_what_a_build_needs_and_no_generated_c():
         "tests/conftest.py",
     }
     assert needed <= names, f"missing from the sdist: {sorted(needed - names)}"
+    with tarfile.open(path) as sdist:
+        core = next(m for m in sdist.getmembers() if m.name.endswith("src/fastdilate/_core.pyx"))
+        included = re.findall(r'^include "([^"]+)"', sdist.extractfile(core).read().decode(), re.M)
+    assert included, "_core.pyx includes its kernel families"
+    missing = sorted(f for f in included if f"src/fastdilate/{f}" not in names)
+    assert not missing, f"files that _core.pyx includes are missing from the sdist: {missing}"
     unwanted = sorted(n for n in names
                       if n.endswith((".c", ".cpp", ".so", ".pyd", ".o", ".pyc", ".html"))
                       or n.startswith((".ci/", ".github/", "build/", "dist/", "wheelhouse/"))

@@ -117,11 +117,12 @@ def _imports(path):
     return absolute, relative
 
 
-@pytest.mark.parametrize("module", ["reference.py", "receptive.py"])
+@pytest.mark.parametrize("module", ["reference.py", "receptive.py", "_checks.py"])
 def test_source_imports_only_the_standard_library(module):
     absolute, relative = _imports(PACKAGE_DIR / module)
     assert absolute <= set(sys.stdlib_module_names), absolute - set(sys.stdlib_module_names)
-    assert relative <= {"receptive"}  # reference builds on receptive's checks, nothing else
+    # The reference builds on the package's pure-Python checks, nothing else.
+    assert relative <= {"receptive", "_checks"}
 
 
 def test_reference_and_receptive_run_with_numpy_blocked():
@@ -149,4 +150,5 @@ def test_reference_and_receptive_run_with_numpy_blocked():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['fastdilate', 'fastdilate.receptive', 'fastdilate.reference']"
+    assert done.stdout.strip() == ("['fastdilate', 'fastdilate._checks', 'fastdilate.receptive', "
+                                   "'fastdilate.reference']")

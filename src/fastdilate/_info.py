@@ -3,7 +3,7 @@ from ._dispatch import core
 from ._version import __version__
 
 
-def build_info():
+def build_info() -> dict[str, object]:
     """Facts about the compiled core in use.
 
     Returns

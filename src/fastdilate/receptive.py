@@ -6,7 +6,10 @@ trace keeps the set of reached offsets as the bits of one Python int, so a
 a set of every path would.  ``fastdilate.reference`` keeps the seed's
 literal loops as the oracle these are tested against.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Sequence
 
 
 def check_int(name, value, minimum, maximum=None):
@@ -51,7 +54,7 @@ def layer_dilations(n_layers, dilation):
     return dilation
 
 
-def compute_receptive_field(n_layers, kernel_size, dilations):
+def compute_receptive_field(n_layers: int, kernel_size: int, dilations: Sequence[int]) -> int:
     """1 + (kernel_size - 1) * sum(dilations): input span seen by one output."""
     n_layers, kernel_size, dilations = check_stack(n_layers, kernel_size, dilations)
     return 1 + (kernel_size - 1) * sum(dilations)
@@ -74,14 +77,16 @@ def _offsets(reached, field, wanted):
     return [p for p, bit in enumerate(bits) if bit == wanted]
 
 
-def trace_dependencies(n_layers, kernel_size, dilations):
+def trace_dependencies(n_layers: int, kernel_size: int,
+                       dilations: Sequence[int]) -> list[int]:
     """Sorted input offsets that output 0 of the stack depends on."""
     n_layers, kernel_size, dilations = check_stack(n_layers, kernel_size, dilations)
     reached = _reached_bits(kernel_size, dilations)
     return _offsets(reached, reached.bit_length(), "1")
 
 
-def visualize_receptive_field(n_layers, kernel_size, dilation):
+def visualize_receptive_field(n_layers: int, kernel_size: int,
+                              dilation: int | Sequence[int]) -> str:
     """The seed's picture: '█' for an offset that feeds output 0, '.' for a hole.
 
     ``dilation`` is one int for every layer or a sequence, one per layer.
@@ -94,7 +99,7 @@ def visualize_receptive_field(n_layers, kernel_size, dilation):
     return bits.replace("1", "█").replace("0", ".")
 
 
-def gridding_holes(kernel_size, dilations):
+def gridding_holes(kernel_size: int, dilations: Sequence[int]) -> list[int]:
     """Offsets inside the receptive field that no path reaches (Yu & Koltun's
     gridding artifacts); empty for a doubling schedule.  One layer per entry
     of ``dilations``."""

@@ -7,8 +7,11 @@ for clarity, not speed: plain loops over lists, for small sizes.
   and ``visualize_receptive_field`` are the seed's functions as printed,
   with argument checks in front.
 * ``conv1d`` and ``conv2d`` spell out PyTorch's convolution semantics
-  (padding forms and modes, stride, dilation, groups, bias) tap by tap.
+  (padding forms and modes, stride, dilation, groups, bias, unbatched
+  input) tap by tap, and check their arguments by the same rules
+  (``_checks.check_conv``) as the compiled functions.
 """
+from ._checks import check_conv
 from .receptive import check_stack, layer_dilations
 
 
@@ -69,12 +72,37 @@ def visualize_receptive_field(n_layers, kernel_size, dilation):
 
 
 # ------------------------------------------------------- the conv oracle
-def _shape(nested, depth):
-    shape = []
-    for _ in range(depth):
-        shape.append(len(nested))
-        nested = nested[0]
-    return shape
+def _nested_shape(name, nested):
+    """Shape of a rectangular nested sequence of numbers, or an error naming ``name``."""
+    shape, level = [], nested
+    while isinstance(level, (list, tuple)):
+        shape.append(len(level))
+        if not level:
+            break
+        level = level[0]
+    _check_rectangular(name, nested, shape, ())
+    return tuple(shape)
+
+
+def _check_rectangular(name, nested, shape, index):
+    depth = len(index)
+    if depth == len(shape):
+        if isinstance(nested, (list, tuple, str, bytes, complex)) or not _is_real(nested):
+            raise TypeError(f"{name}{list(index)} must be a real number, got {nested!r}")
+        return
+    if not isinstance(nested, (list, tuple)) or len(nested) != shape[depth]:
+        raise ValueError(f"{name} must be a rectangular nested list of shape {tuple(shape)}; "
+                         f"{name}{list(index)} is {nested!r}")
+    for i, item in enumerate(nested):
+        _check_rectangular(name, item, shape, index + (i,))
+
+
+def _is_real(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _padded_index(position, size, before, mode):
@@ -91,31 +119,25 @@ def _padded_index(position, size, before, mode):
     return index % size  # circular
 
 
-def _padding_pairs(padding, kernel, dilation, stride):
-    spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
-    if padding == "valid":
-        return [(0, 0) for _ in spans]
-    if padding == "same":
-        assert all(s == 1 for s in stride), "padding='same' needs stride 1"
-        return [(s // 2, s - s // 2) for s in spans]
-    if padding == "causal":
-        return [(spans[0], 0)]
-    if isinstance(padding, int):
-        return [(padding, padding) for _ in spans]
-    if len(spans) == 1:
-        return [tuple(padding)]
-    return [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in padding]
+def _conv(name, dims, x, w, bias, stride, padding, dilation, groups, padding_mode):
+    """N-d cross-correlation over nested lists x ([N,] C, *S) and w (O, C/g, *K),
+    checked by the same rules as the compiled functions."""
+    x_shape, w_shape = _nested_shape("input", x), _nested_shape("weight", w)
+    bias_shape = None if bias is None else _nested_shape("bias", bias)
+    geometry = check_conv(name, dims, x_shape, w_shape, bias_shape, stride, padding, dilation,
+                          groups, padding_mode)
+    batch = x if geometry.batched else [x]
+    result = _correlate(batch, w, bias, geometry)
+    return result if geometry.batched else result[0]
 
 
-def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
-    """N-d cross-correlation over nested lists x (N, C, *S) and w (O, C/g, *K)."""
-    dims = len(stride)
-    n_batch, c_in, *spatial = _shape(x, dims + 2)
-    c_out, c_group, *kernel = _shape(w, dims + 2)
-    pads = _padding_pairs(padding, kernel, dilation, stride)
-    out_size = [(s + b + a - d * (k - 1) - 1) // st + 1
-                for s, (b, a), k, d, st in zip(spatial, pads, kernel, dilation, stride)]
-    per_group_out = c_out // groups
+def _correlate(x, w, bias, g):
+    """The tap-by-tap sums over a checked batch, as nested lists."""
+    dims = len(g.strides)
+    n_batch, c_in, *spatial = g.batch_shape
+    c_out, c_group, *kernel = g.weight_shape
+    out_size = g.out_shape[2:]
+    per_group_out = c_out // g.groups
 
     def tap_positions(index):
         """All (kernel offset, input index or None) products for one output."""
@@ -123,8 +145,9 @@ def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
         for axis in range(dims):
             axis_taps = []
             for k in range(kernel[axis]):
-                p = index[axis] * stride[axis] + k * dilation[axis]
-                axis_taps.append((k, _padded_index(p, spatial[axis], pads[axis][0], padding_mode)))
+                p = index[axis] * g.strides[axis] + k * g.dilations[axis]
+                axis_taps.append((k, _padded_index(p, spatial[axis], g.pads[axis][0],
+                                                   g.padding_mode)))
             combos = [(ks + (k,), ps + (p,)) for ks, ps in combos for k, p in axis_taps]
         return combos
 
@@ -136,13 +159,13 @@ def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
     def build(prefix, axis):
         if axis == dims:
             n, o = prefix[0], prefix[1]
-            g = o // per_group_out
+            group = o // per_group_out
             total = 0.0 if bias is None else float(bias[o])
             for ks, ps in tap_positions(prefix[2:]):
                 padded_zero = any(p is None for p in ps)
                 for c in range(c_group):
                     # A zero-padded tap still multiplies: inf * 0 is NaN, as in PyTorch.
-                    value = 0.0 if padded_zero else float(fetch(x[n][g * c_group + c], ps))
+                    value = 0.0 if padded_zero else float(fetch(x[n][group * c_group + c], ps))
                     total += float(fetch(w[o][c], ks)) * value
             return total
         return [build(prefix + (i,), axis + 1) for i in range(out_size[axis])]
@@ -152,14 +175,15 @@ def _conv(x, w, bias, stride, padding, dilation, groups, padding_mode):
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
            padding_mode="zeros"):
-    """Batched (N, C_in, L) nested lists in, nested lists (N, C_out, L_out) out."""
-    return _conv(input, weight, bias, (stride,), padding, (dilation,), groups, padding_mode)
+    """Nested lists (N, C_in, L) or (C_in, L) in, (N, C_out, L_out) or
+    (C_out, L_out) out: ``fastdilate.conv1d``'s arguments and rules."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
            padding_mode="zeros"):
-    """Batched (N, C_in, H, W) nested lists in, (N, C_out, H_out, W_out) out."""
-    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
-    if isinstance(padding, (tuple, list)) and all(isinstance(p, int) for p in padding):
-        padding = [(p, p) for p in padding]
-    return _conv(input, weight, bias, pair(stride), padding, pair(dilation), groups, padding_mode)
+    """Nested lists (N, C_in, H, W) or (C_in, H, W) in, (N, C_out, H_out, W_out)
+    or (C_out, H_out, W_out) out: ``fastdilate.conv2d``'s arguments and rules."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode)

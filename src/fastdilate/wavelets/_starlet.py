@@ -17,7 +17,8 @@ import operator
 
 import numpy as np
 
-from .._api import _as_array, _as_int, _as_thread_request, _result_dtype, conv2d
+from .._api import as_array, conv2d, result_dtype
+from .._checks import as_int, as_thread_request
 from ._passes import as_3d
 
 B3_SPLINE = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
@@ -76,8 +77,8 @@ def _smooth(src, dst, dilation, axes, mode, scratch, num_threads):
 
 
 def _as_data(name, data):
-    x = _as_array(name, data)
-    x = np.ascontiguousarray(x, _result_dtype(x.dtype))
+    x = as_array(name, data)
+    x = np.ascontiguousarray(x, result_dtype(x.dtype))
     if x.ndim < 1 or x.size == 0:
         raise ValueError(f"{name} must be a non-empty array of at least 1 dimension, "
                          f"got shape {x.shape}")
@@ -107,8 +108,8 @@ def starlet(data, n_scales, *, axes=None, mode="nearest", gen2=False, num_thread
     """
     x = _as_data("data", data)
     axes = _arguments(axes, mode, x.ndim)
-    threads = _as_thread_request(num_threads)
-    n_scales = _as_int("n_scales", n_scales, 1)
+    threads = as_thread_request(num_threads)
+    n_scales = as_int("n_scales", n_scales, 1)
     out = np.empty((n_scales + 1,) + x.shape, x.dtype)
     spare = []
 
@@ -144,7 +145,7 @@ def istarlet(coeffs, *, gen2=False, axes=None, mode="nearest", num_threads=None)
         raise ValueError(f"coeffs must stack at least one detail plane and the coarse plane "
                          f"(shape (n_scales + 1, ...)), got shape {planes.shape}")
     axes = _arguments(axes, mode, planes.ndim - 1)
-    threads = _as_thread_request(num_threads)
+    threads = as_thread_request(num_threads)
     if not gen2:
         return planes.sum(axis=0)
     current = planes[-1].copy()

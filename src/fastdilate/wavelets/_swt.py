@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from .._api import _as_thread_request, _check_real, _result_dtype
+from .._api import check_real, result_dtype
+from .._checks import as_thread_request
 from ._filters import banks_per_axis, normalised
 from ._transform import ShapeMismatchError, forward, inverse
 
@@ -19,7 +20,7 @@ AxisError = np.exceptions.AxisError
 def _component_dtype(dtypes):
     """The real dtype the core computes in: float32 when every operand is
     float32 (float16, complex64), float64 otherwise, as pywt's _check_dtype."""
-    return _result_dtype(*(np.finfo(d).dtype if d.kind == "c" else d for d in dtypes))
+    return result_dtype(*(np.finfo(d).dtype if d.kind == "c" else d for d in dtypes))
 
 
 def _numeric(name, value):
@@ -30,7 +31,7 @@ def _numeric(name, value):
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a numeric array-like") from None
     if array.dtype.kind != "c":
-        _check_real(name, array.dtype)
+        check_real(name, array.dtype)
     return array
 
 
@@ -117,7 +118,7 @@ def _check_levels(shape, axes, level, start_level):
 def _swtn_levels(data, wavelet, level, start_level, axes, trim_approx, norm, num_threads,
                  function):
     """The list of dicts of pywt.swtn, complex bands restored."""
-    threads = _as_thread_request(num_threads)
+    threads = as_thread_request(num_threads)
     x, complex_dtype, ndim = _as_data("data", data)
     if ndim < 1:
         raise ValueError("Input data must be at least 1D")
@@ -184,7 +185,7 @@ def swtn(data, wavelet, level, start_level=0, axes=None, trim_approx=False, norm
 def _iswtn_arrays(approx, details, wavelet, axes, norm, num_threads):
     """pywt.iswtn of the coarsest approximation and the levels' detail
     dicts (coarsest first), with every check and conversion."""
-    threads = _as_thread_request(num_threads)
+    threads = as_thread_request(num_threads)
     approx = _numeric("coeffs", approx)
     details = [{key: _numeric("coeffs", band) for key, band in level.items()}
                for level in details]
