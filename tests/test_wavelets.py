@@ -414,3 +414,25 @@ def test_the_core_kernel_refuses_operands_that_do_not_agree():
                 ((x, x, x), (out,), np.ones((1, 3, 2)), offsets)]:
         with pytest.raises(ValueError, match="fastdilate core"):
             core.atrous_level(*bad, 1)
+
+
+@pytest.mark.parametrize("forward, inverse, level, bound", [
+    (fw.swt, fw.iswt, 4, 2.05), (fw.swt2, fw.iswt2, 3, 3.05), (fw.swtn, fw.iswtn, 2, 3.05)])
+def test_memory_stays_near_the_output_and_inputs_are_never_written(forward, inverse, level,
+                                                                   bound):
+    import tracemalloc
+    x = np.random.default_rng(12).standard_normal((128, 128))
+    tracemalloc.start()
+    coeffs = forward(x, "db2", level)
+    forward_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert forward_peak <= 1.02 * x.nbytes * level * (2 if forward is fw.swt else 4)
+    kept = random_like(coeffs, np.random.default_rng(13))
+    given = random_like(coeffs, np.random.default_rng(13))
+    tracemalloc.start()
+    back = inverse(given, "db2")
+    inverse_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # the output and the approximation it is built from, plus a partial band per extra axis
+    assert inverse_peak <= bound * back.nbytes
+    assert_same_coeffs(given, kept)

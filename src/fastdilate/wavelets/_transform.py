@@ -81,30 +81,31 @@ def inverse(approx, levels, banks, axes, num_threads):
     spares = Spares()
     for j, details in enumerate(levels):
         dilation = 2 ** (n_levels - j - 1)
-        finer = _merge(approx, details, banks, axes, dilation, 0, "", spares, num_threads)
-        if finer is None:  # every band was missing
+        approx = _merge(approx, j > 0, details, banks, axes, dilation, 0, "", spares, num_threads)
+        if approx is None:  # every band was missing
             raise ShapeMismatchError("iswtn: a level has no coefficients at all")
-        if j > 0:
-            spares.give(approx)  # ours from the level before
-        approx = finer
     return approx
 
 
-def _merge(approx, details, banks, axes, dilation, k, prefix, spares, num_threads):
+def _merge(approx, owned, details, banks, axes, dilation, k, prefix, spares, num_threads):
     """Band ``prefix`` synthesised from its children along axes k..: the
-    inverse of _split, depth first."""
+    inverse of _split, depth first.  Each partial band of ours, and the
+    approximation when it is ours (``owned``), goes back to the spares
+    once read for the last time."""
     if k == len(axes):
         return approx if prefix == "a" * k else details.get(prefix)
-    low, high = (_merge(approx, details, banks, axes, dilation, k + 1, prefix + char, spares,
-                        num_threads) for char in "ad")
+    low, high = (_merge(approx, owned, details, banks, axes, dilation, k + 1, prefix + char,
+                        spares, num_threads) for char in "ad")
     if low is None and high is None:
         return None
     out = spares.take(low if low is not None else high)
     synthesise(None if low is None else as_3d(low, axes[k]),
                None if high is None else as_3d(high, axes[k]),
                banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axes[k]), num_threads)
-    if k + 1 < len(axes):  # partial bands of ours, read for the last time
+    if k + 1 < len(axes):  # partial bands, ours
         for band in (low, high):
             if band is not None:
                 spares.give(band)
+    elif owned and prefix == "a" * k:  # low is the approximation
+        spares.give(low)
     return out
