@@ -426,7 +426,9 @@ def test_memory_stays_near_the_output_and_inputs_are_never_written(forward, inve
     coeffs = forward(x, "db2", level)
     forward_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert forward_peak <= 1.1 * x.nbytes * level * (2 if forward is fw.swt else 4)
+    # the output, plus one partial band of the input's size for 2 axes
+    output = x.nbytes * level * (2 if forward is fw.swt else 4)
+    assert forward_peak <= 1.02 * (output + (0 if forward is fw.swt else x.nbytes))
     kept = random_like(coeffs, np.random.default_rng(13))
     given = random_like(coeffs, np.random.default_rng(13))
     tracemalloc.start()
