@@ -438,3 +438,9 @@ def test_memory_stays_near_the_output_and_inputs_are_never_written(forward, inve
     # the output and the approximation it is built from, plus a partial band per extra axis
     assert inverse_peak <= bound * back.nbytes
     assert_same_coeffs(given, kept)
+
+
+def test_per_axis_filter_banks_as_tuples():
+    data = np.random.default_rng(14).standard_normal((16, 16))
+    banks = (pywt.Wavelet("db2").filter_bank, pywt.Wavelet("haar").filter_bank)
+    assert_same_coeffs(fw.swtn(data, banks, 2), pywt.swtn(data, ("db2", "haar"), 2))

@@ -39,7 +39,8 @@ def _is_filter_tuple(wavelet):
     """Whether ``wavelet`` is the 4-tuple of filters rather than 4 wavelets."""
     if not isinstance(wavelet, (tuple, list)) or len(wavelet) != 4:
         return False
-    return not any(isinstance(f, str) or hasattr(f, "filter_bank") for f in wavelet)
+    return not any(isinstance(f, str) or hasattr(f, "filter_bank") or np.ndim(f) != 1
+                   for f in wavelet)
 
 
 def _pywt_wavelet(name):
