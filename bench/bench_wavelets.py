@@ -1,6 +1,6 @@
 """Time fastdilate.wavelets against PyWavelets (and SciPy for the starlet).
 
-    python bench/bench_wavelets.py [--quick] [--rounds N]
+    python bench/bench_wavelets.py [--quick | --bars] [--rounds N]
 
 Each case runs fastdilate at 1 and 2 threads and its peer round by round
 (interleaved, 0.2 s apart), and prints medians, the speedups, the bandwidth
@@ -99,14 +99,31 @@ def run_case(name, ours, peer, traffic, rounds, peaks):
     print("  ".join(row), flush=True)
 
 
-def one_d_cases(quick):
-    sizes = [2 ** 16, 2 ** 19] if quick else [2 ** 16, 2 ** 19, 2 ** 22]
-    wavelets = ["db4"] if quick else ["haar", "db4", "sym8"]
-    dtypes = [np.float64] if quick else [np.float32, np.float64]
-    for n in sizes:
-        for wavelet in wavelets:
-            for level in (4, 11, pywt.swt_max_level(n)) if n >= 2 ** 19 else (4, pywt.swt_max_level(n)):
-                for dtype in dtypes:
+F32, F64 = np.float32, np.float64
+# What each run times: 1-D sizes, wavelets and dtypes (levels 4, 11 from
+# 2**19 on, and the maximum unless "top" is False), the 256 x 4096 batch,
+# 2-D sizes, levels and dtypes, starlet sizes and dtypes.
+PLANS = {
+    "quick": dict(sizes=[2 ** 16, 2 ** 19], wavelets=["db4"], dtypes=[F64], top=True,
+                  batch=True, sizes_2d=[512, 1024], levels_2d=[4, 6], dtypes_2d=[F32],
+                  starlet=[1024], dtypes_starlet=[F32]),
+    "full": dict(sizes=[2 ** 16, 2 ** 19, 2 ** 22], wavelets=["haar", "db4", "sym8"],
+                 dtypes=[F32, F64], top=True, batch=True, sizes_2d=[512, 1024, 2048],
+                 levels_2d=[4, 6], dtypes_2d=[F32, F64], starlet=[1024, 4096],
+                 dtypes_starlet=[F32, F64]),
+    # the cases behind the bars (2**19 and more, 1024**2 and more), in minutes
+    "bars": dict(sizes=[2 ** 19, 2 ** 22], wavelets=["haar", "db4", "sym8"], dtypes=[F64],
+                 top=False, batch=True, sizes_2d=[1024, 2048], levels_2d=[4], dtypes_2d=[F32],
+                 starlet=[1024], dtypes_starlet=[F32]),
+}
+
+
+def one_d_cases(plan):
+    for n in plan["sizes"]:
+        levels = [4] + ([11] if n >= 2 ** 19 else []) + ([pywt.swt_max_level(n)] if plan["top"] else [])
+        for wavelet in plan["wavelets"]:
+            for level in levels:
+                for dtype in plan["dtypes"]:
                     x = np.random.default_rng(0).standard_normal(n).astype(dtype)
                     coeffs = fw.swt(x, wavelet, level)
                     per_level = 3 * x.nbytes
@@ -130,7 +147,9 @@ def pywt_swt_macs(n, length, level):
     return sum(2 * n * (span if span > n else length) for span in spans)
 
 
-def batch_cases(quick):
+def batch_cases(plan):
+    if not plan["batch"]:
+        return
     x = np.random.default_rng(0).standard_normal((256, 4096))
     for axis in (0, 1):
         data = x if axis == 1 else np.ascontiguousarray(x.T)
@@ -142,13 +161,11 @@ def batch_cases(quick):
                lambda c=coeffs, a=axis: pywt.iswt(c, "db4", axis=a), 3 * x.nbytes * 4)
 
 
-def two_d_cases(quick):
-    sizes = [512, 1024] if quick else [512, 1024, 2048]
-    dtypes = [np.float32] if quick else [np.float32, np.float64]
-    for n in sizes:
+def two_d_cases(plan):
+    for n in plan["sizes_2d"]:
         for wavelet in ("db2", "sym4"):
-            for level in (4, 6):
-                for dtype in dtypes:
+            for level in plan["levels_2d"]:
+                for dtype in plan["dtypes_2d"]:
                     x = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
                     coeffs = fw.swt2(x, wavelet, level)
                     tag = f"{n}^2 {wavelet} L{level} {np.dtype(dtype).name}"
@@ -175,9 +192,9 @@ def scipy_starlet(x, n_scales):
     return np.array(planes + [c])
 
 
-def starlet_cases(quick):
-    for n in ([1024] if quick else [1024, 4096]):
-        for dtype in ([np.float32] if quick else [np.float32, np.float64]):
+def starlet_cases(plan):
+    for n in plan["starlet"]:
+        for dtype in plan["dtypes_starlet"]:
             x = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
             # per scale: two smoothing passes (read + write) and a subtraction
             yield (f"starlet {n}^2 6 scales {np.dtype(dtype).name}",
@@ -188,6 +205,8 @@ def starlet_cases(quick):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few cases, for a smoke run")
+    parser.add_argument("--bars", action="store_true",
+                        help="only the cases the issue's bars are about (2**19+, 1024**2+)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per case (default 5, quick 3)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
@@ -199,8 +218,9 @@ def main(argv=None):
     header = ["case".ljust(40), "fd 1 thr", " fd 2 thr", "     peer", "x 1 thr", "x 2 thr",
               "shr 1", "shr 2", "floor ms", "peak"]
     print("  ".join(header))
+    plan = PLANS["quick" if args.quick else "bars" if args.bars else "full"]
     for cases in (one_d_cases, batch_cases, two_d_cases, starlet_cases):
-        for name, ours, peer, traffic in cases(args.quick):
+        for name, ours, peer, traffic in cases(plan):
             run_case(name.ljust(40), ours, peer, traffic, rounds, peaks)
     return 0
 
