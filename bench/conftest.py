@@ -1,7 +1,8 @@
-"""Options of the pytest-benchmark suite; the cases come from fastdilate.benchmark."""
+"""Options of the pytest-benchmark suite; the cases come from fastdilate.bench."""
 import pytest
 
-from fastdilate import benchmark as fdb
+from fastdilate.bench.cases import select_cases, sized
+from fastdilate.bench.timing import limit_blas_threads, parse_thread_counts, settings_for
 
 
 def pytest_addoption(parser):
@@ -17,17 +18,17 @@ def pytest_addoption(parser):
 def pytest_generate_tests(metafunc):
     config = metafunc.config
     if "case" in metafunc.fixturenames:
-        settings = fdb.settings_for(config.getoption("--bench-quick"))
-        cases = [fdb.sized(case, settings)
-                 for case in fdb.select_cases(config.getoption("--bench-cases"))]
+        settings = settings_for(config.getoption("--bench-quick"))
+        cases = [sized(case, settings)
+                 for case in select_cases(config.getoption("--bench-cases"))]
         metafunc.parametrize("case", cases, ids=[case.name for case in cases])
     if "threads" in metafunc.fixturenames:
-        counts = fdb.parse_thread_counts(config.getoption("--bench-threads"))
+        counts = parse_thread_counts(config.getoption("--bench-threads"))
         metafunc.parametrize("threads", counts, ids=[f"{count}t" for count in counts])
 
 
 @pytest.fixture
 def blas_threads(threads):
     """NumPy's BLAS capped at the thread count under test (with threadpoolctl)."""
-    with fdb.limit_blas_threads(threads):
+    with limit_blas_threads(threads):
         yield threads

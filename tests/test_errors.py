@@ -643,6 +643,21 @@ GUARDED_CALLS = [
     ("fd.conv2d", 4, 16, 1, (7, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (15, 16, 17, 49, 100) for padding in (0, "same")
 ] + [
+    # dense kernel with a part-zero channel block (any C_out // groups)
+    ("fd.conv1d", 6, c_out, groups, (length,), (3,), dict(dilation=3, padding=padding))
+    for c_out, groups in ((5, 1), (6, 2), (27, 3)) for length in (47, 49) for padding in (0, "same")
+] + [
+    ("fd.conv2d", 4, 13, 1, (7, width), (3, 3), dict(dilation=2, padding=padding))
+    for width in (15, 17) for padding in (0, "same")
+] + [
+    # depthwise 2-D kernel: bands of padded rows, vector columns of a block of rows
+    ("fd.conv2d", 3, 3, 3, (13, width), (3, 3), dict(dilation=2, padding=padding))
+    for width in (7, 8, 9, 33, 100) for padding in (0, "same")
+] + [
+    ("fd.conv2d", 2, 2, 2, (20, 31), (3, 2), dict(stride=(2, 3), dilation=(3, 2), padding=1)),
+    ("fd.conv2d", 1, 1, 1, (40, 17), (3, 3), dict(dilation=4, padding=(5, 2),
+                                                    padding_mode="reflect")),
+] + [
     ("fd.conv1d", 2, 2, 2, (1001,), (3,), dict(stride=2, dilation=4)),
     ("fd.conv1d", 2, 16, 1, (1001,), (3,), dict(stride=3, dilation=4, padding=5)),
 ]

@@ -73,7 +73,8 @@ class _Plan(NamedTuple):
     result_shape: tuple  # output as the caller gets it
     scalars: tuple      # kernel, stride, dilation, padding and grouping arguments of the core
     groups: int
-    dense: bool         # the core's dense kernel runs, on packed weights
+    kernel: int         # the core's kernel family (its dense one reads packed weights)
+    pads_with_zeros: bool  # the dense kernel on zero padding: it may skip padding taps
     threads: int
     zero_bias: np.ndarray
 
@@ -97,16 +98,22 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     c_in, c_out, groups = batch_shape[1], w_shape[0], geometry.groups
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
-    dense = _layout.takes_dense_kernel(c_out, groups)
+    kernel = _layout.kernel_family(c_in, c_out, groups, w_shape[2], out_shape[2])
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
                               dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
-                              dense)
+                              kernel == core.DENSE_KERNEL)
+    band = _layout.depthwise_band_rows(dtype.itemsize, out_shape[2], out_shape[3], w_shape[3],
+                                       w_shape[2], strides, dilations, out_shape[0] * c_out,
+                                       threads)
     scalars = (w_shape[2], w_shape[3], strides[0], strides[1], dilations[0], dilations[1],
-               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, tile)
+               pads[0][0], pads[1][0], PADDING_MODES.index(padding_mode), groups, kernel, tile,
+               band)
     zero_bias = np.zeros(c_out, dtype)
     zero_bias.flags.writeable = False
-    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, dense,
-                 threads, zero_bias)
+    pads_with_zeros = (kernel == core.DENSE_KERNEL and padding_mode == "zeros"
+                       and any(map(any, pads)))
+    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, scalars, groups, kernel,
+                 pads_with_zeros, threads, zero_bias)
 
 
 _cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
@@ -145,10 +152,13 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     if plan.out_shape[0] == 0:
         return result
     w_core = np.ascontiguousarray(w, dtype=plan.dtype)
+    b_core = plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype)
+    skip_padding = plan.pads_with_zeros and _layout.padding_taps_add_zeros(w_core, b_core)
     core.conv2d_forward(np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
-                        _layout.packed_weight(w_core, plan.groups) if plan.dense else w_core.ravel(),
-                        plan.zero_bias if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
-                        result.reshape(plan.out_shape), *plan.scalars, plan.threads)
+                        (_layout.packed_weight(w_core, plan.groups)
+                         if plan.kernel == core.DENSE_KERNEL else w_core.ravel()),
+                        b_core, result.reshape(plan.out_shape), *plan.scalars, skip_padding,
+                        plan.threads)
     return result
 
 

@@ -31,6 +31,10 @@ def in_forked_child() -> bool: ...
 
 # The blocking of the dense micro-kernels, for the planner in _layout.py.
 DENSE_CO_BLOCK: int  # output channels accumulated at once
+# The kernel families conv2d_forward runs (its ``kernel`` argument).
+THIN_KERNEL: int
+DENSE_KERNEL: int
+DEPTHWISE_KERNEL: int
 # A tile is a whole number of these bytes of time points, for each kernel.
 DENSE_TILE_QUANTUM_BYTES: int
 THIN_TILE_QUANTUM_BYTES: int
@@ -57,7 +61,10 @@ def conv2d_forward(
     pad_left: int,
     padding_mode: int,
     groups: int,
+    kernel: int,
     tile_width: int,
+    band_rows: int,
+    skip_padding: bool,
     num_threads: int,
 ) -> None: ...
 

@@ -10,8 +10,9 @@ This file is the entry point: it plans a call's work items and runs them on
 a thread team.  The loops live in one file per family, included below:
 ``_core_simd.pxi`` (the register blocks' fused front ends),
 ``_core_tile.pxi`` (the per-thread input tile), ``_core_thin.pxi`` (one
-output channel at a time: single-channel, depthwise) and ``_core_dense.pxi``
-(blocks of output channels).
+output channel at a time: single-channel, 1-D depthwise), ``_core_dense.pxi``
+(blocks of output channels) and ``_core_depthwise.pxi`` (2-D depthwise, a
+band of one channel's rows at a time).
 
 How a convolution runs.  The output is cut into work items, one per
 (batch, group of output rows, time tile), shared statically among the
@@ -63,8 +64,11 @@ cdef enum:
 cnp.import_array()
 fd_watch_fork()
 
-# The blocking, for the planner in _layout.py.
+# The blocking and the kernel families, for the planner in _layout.py.
 DENSE_CO_BLOCK = CO_BLOCK
+THIN_KERNEL = 0
+DENSE_KERNEL = 1
+DEPTHWISE_KERNEL = 2
 # Tiles hold whole chunks of the kernel that reads them.
 DENSE_TILE_QUANTUM_BYTES = VECTOR_BYTES
 THIN_TILE_QUANTUM_BYTES = THIN_CHUNK_BYTES
@@ -99,6 +103,7 @@ def in_forked_child():
 include "_core_tile.pxi"
 include "_core_thin.pxi"
 include "_core_dense.pxi"
+include "_core_depthwise.pxi"
 include "_core_wavelets.pxi"
 
 
@@ -107,8 +112,8 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
                          floating* out, const Geometry* g) noexcept nogil:
     """Output rows and time tile ``item`` of one batch entry, every channel.
 
-    ``weights`` are packed for the dense kernel when the channels per group
-    split into whole blocks (``dense``), else in PyTorch's layout.
+    ``weights`` are packed for the dense kernel (``dense``), else in
+    PyTorch's layout.
     """
     cdef Py_ssize_t tile_index = item % g.n_tiles
     item //= g.n_tiles
@@ -122,27 +127,34 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
     cdef const floating* image = x + n * g.c_in * g.h_in * g.w_in
     cdef floating* out_row = out + n * g.c_out * out_plane + row0 * g.w_out
     cdef Py_ssize_t grp
+    if g.depthwise:  # a band of one channel's rows per item
+        depthwise_item(item, tile, taps, x, weights, bias, out, g)
+        return
     if not g.dense:  # one row per item
         thin_item(tile, taps, image, weights, bias, out_row, g, row0, t0, width)
         return
     load_tile(tile, image, g, row0, n_rows, t0, width)
     for grp in range(g.groups):
-        dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, n_rows, width,
+        dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, row0, n_rows,
+                    t0, width,
                     tile + grp * g.c_in_group * g.channel_len, g.channel_len, taps.tile_offsets,
-                    weights + grp * g.c_out_group * g.c_in_group * n_taps,
+                    weights + grp * g.c_out_packed * g.c_in_group * n_taps,
                     bias + grp * g.c_out_group, g)
 
 
 cdef void run_convolution(const floating* x, const floating* weights, const floating* bias,
                           floating* out, Geometry* g, Py_ssize_t batch, int num_threads) except *:
     """Lay out the tiles and run every work item, on a team of threads or not."""
-    g.quantum = (VECTOR_BYTES if g.dense else THIN_CHUNK_BYTES) // sizeof(floating)
+    # (the depthwise kernel finishes its rows a vector at a time)
+    g.quantum = (VECTOR_BYTES if g.dense or g.depthwise else THIN_CHUNK_BYTES) // sizeof(floating)
     # Whole chunks per tile, so that a chunk never reads past the tile.
     g.tile_width = (g.tile_width + g.quantum - 1) // g.quantum * g.quantum
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
     g.row_groups = (g.h_out + g.rows - 1) // g.rows
     cdef Py_ssize_t n_items = batch * g.row_groups * g.n_tiles
+    if g.depthwise:
+        n_items *= g.c_in
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     cdef int team = num_threads if use_threads else 1
     # phases, then the tile's and the input's tap offsets
@@ -156,7 +168,9 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
         taps.input_offsets = offsets + g.kw + g.kh * g.kw
         lay_out_tile(g, CACHE_LINE // sizeof(floating), offsets, offsets + g.kw,
                      offsets + g.kw + g.kh * g.kw)
-        tile_len = g.c_in * g.channel_len  # whole cache lines, as every row is
+        if g.depthwise:
+            lay_out_depthwise_tile(g, taps.tile_offsets)
+        tile_len = g.channel_len if g.depthwise else g.c_in * g.channel_len  # whole cache lines
         tiles = <floating*> malloc(team * tile_len * sizeof(floating) + CACHE_LINE)
         first_tile = <floating*> ((<uintptr_t> tiles + CACHE_LINE - 1) // CACHE_LINE * CACHE_LINE)
     if tiles == NULL:
@@ -176,8 +190,15 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     free(tiles)
 
 
+cdef Py_ssize_t packed_channels(Py_ssize_t c_out_group, int kernel):
+    """Output channels per group in the weights that ``kernel`` reads."""
+    if kernel == DENSE_KERNEL:
+        return (c_out_group + CO_BLOCK - 1) // CO_BLOCK * CO_BLOCK
+    return c_out_group
+
+
 cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.ndarray out,
-                    Py_ssize_t kernel_h, Py_ssize_t kernel_w, Py_ssize_t groups):
+                    Py_ssize_t kernel_h, Py_ssize_t kernel_w, Py_ssize_t groups, int kernel):
     """The last line of defence before raw pointers: _api has checked all of
     this, so failing here is a bug in fastdilate, never in the caller."""
     cdef int dtype = cnp.PyArray_TYPE(out)
@@ -188,7 +209,10 @@ cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.nd
             raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
     if (x.ndim != 4 or out.ndim != 4 or x.shape[0] != out.shape[0] or groups < 1
             or kernel_h < 1 or kernel_w < 1 or x.shape[1] % groups or out.shape[1] % groups
-            or weights.size != out.shape[1] * (x.shape[1] // groups) * kernel_h * kernel_w
+            or kernel not in (THIN_KERNEL, DENSE_KERNEL, DEPTHWISE_KERNEL)
+            or (kernel == DEPTHWISE_KERNEL and not (groups == x.shape[1] == out.shape[1]))
+            or weights.size != (groups * packed_channels(out.shape[1] // groups, kernel)
+                                * (x.shape[1] // groups) * kernel_h * kernel_w)
             or bias.size != out.shape[1]):
         raise ValueError("fastdilate core: operand shapes do not agree")
 
@@ -201,27 +225,40 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
                    Py_ssize_t stride_h, Py_ssize_t stride_w,
                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
                    Py_ssize_t pad_top, Py_ssize_t pad_left, int padding_mode,
-                   Py_ssize_t groups, Py_ssize_t tile_width, int num_threads):
+                   Py_ssize_t groups, int kernel, Py_ssize_t tile_width, Py_ssize_t band_rows,
+                   bint skip_padding, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
     All four arrays are C-contiguous and of one dtype, float32 or float64.
-    ``weights`` (see ``_layout.packed_weight``) hold C_out x C_in // groups x
-    KH x KW values: packed as [C_out / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK]
-    when C_out // groups is a multiple of CO_BLOCK, else in PyTorch's order.
+    ``kernel`` is DENSE_KERNEL, THIN_KERNEL or DEPTHWISE_KERNEL (groups ==
+    C_in == C_out; it takes ``band_rows`` output rows of a channel per work
+    item and the whole width, the others choose their rows).  ``weights`` (see
+    ``_layout.packed_weight``) hold C_out x C_in // groups x KH x KW values:
+    for the dense kernel packed as [groups][C_out // groups / CO_BLOCK]
+    [C_in // groups][KH*KW][CO_BLOCK], each group's channels padded with
+    zero ones to whole blocks; for the others in PyTorch's order.
+    ``skip_padding`` lets the dense kernel leave out taps that read only
+    zero padding: the caller has made sure that they add exact zeros (zero
+    padding mode, finite weights, no -0.0 bias).
     Padding before the input is ``pad_top``/``pad_left``; after it, what the
     output size implies.  1 thread runs without starting a team.  The arrays
     are taken as NumPy arrays rather than typed memoryviews because setting
     up four memoryviews costs more than a small convolution.
     """
-    check_operands(x, weights, bias, out, kernel_h, kernel_w, groups)
+    check_operands(x, weights, bias, out, kernel_h, kernel_w, groups, kernel)
     cdef Geometry g
     g.c_in, g.h_in, g.w_in = x.shape[1], x.shape[2], x.shape[3]
     g.c_out, g.h_out, g.w_out = out.shape[1], out.shape[2], out.shape[3]
     g.kh, g.kw, g.c_in_group = kernel_h, kernel_w, g.c_in // groups
     g.groups, g.c_out_group = groups, g.c_out // groups
-    g.dense = g.c_out_group % CO_BLOCK == 0
+    g.dense = kernel == DENSE_KERNEL
+    g.depthwise = kernel == DEPTHWISE_KERNEL
+    g.skip_padding = skip_padding and padding_mode == PAD_ZEROS
+    g.c_out_packed = packed_channels(g.c_out_group, kernel)
     # The dense kernel takes DENSE_VECS rows at a time where there are that many.
     g.rows = DENSE_VECS if g.dense and g.h_out >= DENSE_VECS else 1
+    if g.depthwise:
+        g.rows, tile_width = max(1, min(band_rows, g.h_out)), g.w_out
     g.stride_h, g.stride_w, g.dilation_h, g.dilation_w = stride_h, stride_w, dilation_h, dilation_w
     g.pad_top, g.pad_left, g.padding_mode = pad_top, pad_left, padding_mode
     g.tile_width = tile_width

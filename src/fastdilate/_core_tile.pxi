@@ -7,7 +7,11 @@ cdef struct Geometry:
     Py_ssize_t c_in, h_in, w_in, c_out, h_out, w_out
     # Kernel, per-group channel counts.
     Py_ssize_t kh, kw, c_in_group, c_out_group, groups
-    bint dense  # C_out // groups splits into CO_BLOCK blocks: the dense kernel
+    bint dense  # the dense kernel runs, on packed weights
+    bint depthwise  # the depthwise kernel runs: a band of one channel's rows per item
+    bint skip_padding  # taps that read only zero padding add exact zeros: skip them
+    # Output channels per group in the packed weights: whole CO_BLOCK blocks.
+    Py_ssize_t c_out_packed
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
     int padding_mode
     # Work items: ``rows`` output rows (the last group may have fewer) x
@@ -76,7 +80,10 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         m_lo, m_hi = min(m_lo, used), min(m_hi, used)
         if m_hi < m_lo:
             m_hi = m_lo
-        for m in range(m_lo):
+        if g.padding_mode == PAD_ZEROS:  # the common mode, without a lookup per point
+            for m in range(m_lo):
+                out[m] = 0
+        for m in range(m_lo if g.padding_mode == PAD_ZEROS else 0, m_lo):
             col = source_index(start + m * s, size, g.padding_mode)
             out[m] = 0 if col < 0 else src[col]
         if s == 1:
@@ -87,10 +94,10 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         else:
             for m in range(m_lo, m_hi):
                 out[m] = src[start + m * s]
-        for m in range(m_hi, used):
+        for m in range(m_hi, m_hi if g.padding_mode == PAD_ZEROS else used):
             col = source_index(start + m * s, size, g.padding_mode)
             out[m] = 0 if col < 0 else src[col]
-        for m in range(used, read):
+        for m in range(used if g.padding_mode != PAD_ZEROS else m_hi, read):
             out[m] = 0
 
 

@@ -7,16 +7,17 @@
  *
  * The vectors are a run of consecutive points, or one from each of VECS
  * output rows of an image (x_step and vec_step say where they lie).
- * Three shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
+ * Four shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
  * same rows, one vector: what a single row leaves after whole dense runs,
- * so short rows waste no work) and "thin" (1 row, for one channel at a
- * time, wide to spread each tap's overhead).  A vector is
+ * so short rows waste no work), "thin" (1 row, for one channel at a
+ * time, wide to spread each tap's overhead) and "tail" (1 x 1: what a row
+ * leaves after whole thin chunks).  A vector is
  * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
  * affords twice the vectors per dense block:
  *
- *   build     vector  dense block             narrow   thin block
- *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6
- *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6
+ *   build     vector  dense block             narrow   thin block  tail
+ *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6       1 x 1
+ *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6       1 x 1
  *
  * GCC and Clang get vector extensions, which become AVX-512 or AVX2 FMAs in
  * those builds and SSE pairs in the baseline build; other compilers (MSVC)
@@ -65,6 +66,16 @@ typedef struct { float e[FD_VECTOR_BYTES / sizeof(float)]; } fd_f32v;
 typedef struct { double e[FD_VECTOR_BYTES / sizeof(double)]; } fd_f64v;
 #endif
 
+/* Unroll a block's loops whole, so that its accumulators stay in registers
+ * (a loop left rolled keeps the block in memory, on the stack). */
+#if defined(__clang__)
+#define FD_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define FD_UNROLL _Pragma("GCC unroll 64")
+#else
+#define FD_UNROLL
+#endif
+
 #if FD_VECTOR_EXTENSIONS
 #define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)                                        \
 static inline V fd_load_##SUFFIX(const T* p) { V v; memcpy(&v, p, sizeof v); return v; } \
@@ -76,10 +87,10 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 #define FD_BLOCK_INIT(V, SUFFIX) a[r * VECS + j] = fd_splat_##SUFFIX(bias[r])
 #define FD_BLOCK_UPDATE(V, SUFFIX)                                                \
     V xs[VECS];                                                                   \
-    for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * x_step);    \
+    FD_UNROLL for (int j = 0; j < VECS; j++) xs[j] = fd_load_##SUFFIX(x + j * x_step); \
     /* scalar * vector: the compiler broadcasts w[r] straight from memory */  \
-    for (int r = 0; r < ROWS; r++)                                                \
-        for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
+    FD_UNROLL for (int r = 0; r < ROWS; r++)                                      \
+        FD_UNROLL for (int j = 0; j < VECS; j++) a[r * VECS + j] += w[r] * xs[j];
 #else
 #define FD_DEFINE_VECTOR_OPS(T, V, SUFFIX)
 #define FD_BLOCK_INIT(V, SUFFIX)                                                  \
@@ -88,7 +99,19 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
     const int lanes = (int) (sizeof(V) / sizeof(*x));                             \
     for (int r = 0; r < ROWS; r++)                                                \
         for (int j = 0; j < VECS; j++)                                            \
-            for (int i = 0; i < lanes; i++) a[r * VECS + j].e[i] += w[r] * x[j * x_step + i];
+            for (int i = 0; i < lanes; i++)                                       \
+                a[r * VECS + j].e[i] = fd_madd_##SUFFIX(a[r * VECS + j].e[i], w[r], x[j * x_step + i]);
+/* a + w * x, fused wherever the target has FMA: left to itself GCC fuses some
+ * of these loops and not others, and a point's bits would then depend on
+ * which block computed it (so on the tiling, so on the thread count). */
+#if defined(__FMA__)
+#include <math.h>
+static inline float fd_madd_f32(float a, float w, float x) { return fmaf(w, x, a); }
+static inline double fd_madd_f64(double a, double w, double x) { return fma(w, x, a); }
+#else
+static inline float fd_madd_f32(float a, float w, float x) { return a + w * x; }
+static inline double fd_madd_f64(double a, double w, double x) { return a + w * x; }
+#endif
 #endif
 
 /* init: every accumulator of row r starts at bias[r];
@@ -99,8 +122,8 @@ static inline V fd_splat_##SUFFIX(T value) {                                    
 static inline void fd_##KIND##_init_##SUFFIX(fd_##KIND##_block* block, const T* bias) { \
     enum { ROWS = ROWS_, VECS = VECS_ };                                          \
     V* a = block->SUFFIX;                                                         \
-    for (int r = 0; r < ROWS; r++)                                                \
-        for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }             \
+    FD_UNROLL for (int r = 0; r < ROWS; r++)                                      \
+        FD_UNROLL for (int j = 0; j < VECS; j++) { FD_BLOCK_INIT(V, SUFFIX); }   \
 }                                                                                 \
 static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T* x,   \
                                                ptrdiff_t x_step, const T* w) {   \
@@ -111,8 +134,8 @@ static inline void fd_##KIND##_update_##SUFFIX(fd_##KIND##_block* block, const T
 static inline void fd_##KIND##_store_##SUFFIX(const fd_##KIND##_block* block, T* out, \
                                               ptrdiff_t row_step, ptrdiff_t vec_step) { \
     /* a vector at a time, so each is one store straight from its register */ \
-    for (int r = 0; r < ROWS_; r++)                                               \
-        for (int j = 0; j < VECS_; j++)                                           \
+    FD_UNROLL for (int r = 0; r < ROWS_; r++)                                     \
+        FD_UNROLL for (int j = 0; j < VECS_; j++)                                 \
             memcpy(out + r * row_step + j * vec_step, &block->SUFFIX[r * VECS_ + j], sizeof(V)); \
 }
 
@@ -121,14 +144,18 @@ typedef union { fd_f32v f32[(ROWS) * (VECS)]; fd_f64v f64[(ROWS) * (VECS)]; } fd
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, float, fd_f32v, f32)                        \
 FD_DEFINE_BLOCK_OPS(KIND, ROWS, VECS, double, fd_f64v, f64)
 
-/* A hint to fetch the cache line at p into L2 ahead of a copy. */
+/* A hint to fetch the cache line at p into L2 ahead of a copy, and one to
+ * fetch it for writing ahead of stores. */
 #if defined(__GNUC__) || defined(__clang__)
 #define fd_prefetch(p) __builtin_prefetch((p), 0, 2)
+#define fd_prefetch_write(p) __builtin_prefetch((p), 1, 2)
 #elif defined(_M_X64)
 #include <xmmintrin.h>
 #define fd_prefetch(p) _mm_prefetch((const char*) (p), _MM_HINT_T1)
+#define fd_prefetch_write(p) _mm_prefetch((const char*) (p), _MM_HINT_T1)
 #else
 #define fd_prefetch(p) ((void) (p))
+#define fd_prefetch_write(p) ((void) (p))
 #endif
 
 FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
@@ -136,5 +163,6 @@ FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
 FD_DEFINE_BLOCK(dense, FD_DENSE_ROWS, FD_DENSE_VECS)
 FD_DEFINE_BLOCK(narrow, FD_DENSE_ROWS, 1)
 FD_DEFINE_BLOCK(thin, 1, FD_THIN_VECS)
+FD_DEFINE_BLOCK(tail, 1, 1)
 
 #endif

@@ -53,15 +53,16 @@ def run_info(args):
 
 
 def run_bench(args):
-    from . import benchmark  # loaded only here: `fastdilate rf` and `info` stay light
+    from .bench import run  # loaded only here: `fastdilate rf` and `info` stay light
 
     try:
-        cases, thread_counts = benchmark.parse_options(args.cases, args.threads, args.json,
-                                                       args.plot, args.memory)
+        cases, thread_counts, sweep = run.parse_options(args.cases, args.threads, args.json,
+                                                        args.plot, args.memory, args.sweep,
+                                                        args.seed, args.quick)
     except ValueError as error:
         args.subparser.error(str(error))
-    return benchmark.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
-                             plot_path=args.plot, memory=args.memory)
+    return run.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
+                       plot_path=args.plot, memory=args.memory, sweep=sweep)
 
 
 def build_parser():
@@ -82,7 +83,8 @@ def build_parser():
     info.set_defaults(run=run_info)
 
     bench = commands.add_parser(
-        "bench", help="time fastdilate against the reference, NumPy, SciPy and PyTorch")
+        "bench", help="time fastdilate against the reference, NumPy, SciPy, PyTorch, "
+                      "ONNX Runtime and JAX")
     bench.add_argument("--quick", action="store_true",
                        help="fewer repeats and reduced sizes (same case names): under a minute")
     bench.add_argument("--cases", metavar="NAME,...", default=None,
@@ -95,6 +97,12 @@ def build_parser():
                        help="also draw the speedups to FILE.png (needs matplotlib)")
     bench.add_argument("--memory", action="store_true",
                        help="also measure fastdilate's peak RSS per case in a fresh process")
+    bench.add_argument("--sweep", metavar="N", type=int, default=None,
+                       help="instead of the named cases, N layer shapes drawn at random from "
+                            "realistic layers (see bench/README.md)")
+    bench.add_argument("--seed", metavar="S", type=int, default=None,
+                       help="the seed of --sweep's draws (default 0): the same seed draws "
+                            "the same shapes")
     bench.set_defaults(run=run_bench, subparser=bench)
     return parser
 

@@ -1,27 +1,28 @@
 """fastdilate against its peers under pytest-benchmark, one group per case.
 
-The cases, peers and agreement check are fastdilate.benchmark's, shared with
+The cases, peers and agreement check are fastdilate.bench's, shared with
 `fastdilate bench`; each peer's result is checked against fastdilate's before
 it is timed.  The pure-Python reference only runs on each case shrunk to
 REFERENCE_MACS multiply-adds, in a group of its own.
 """
 import pytest
 
-from fastdilate import benchmark as fdb
+from fastdilate.bench.cases import make_inputs, shrink
+from fastdilate.bench.peers import ENGINES, NotApplicable, check_against_fastdilate, prepare_runner
 
-FAST_RUNNERS = ["fastdilate", "numpy", "scipy", "torch"]
+FAST_RUNNERS = ["fastdilate", *ENGINES]
 REFERENCE_MACS = 20_000   # about 10 ms per call of the pure-Python reference
 
 
 def _bench(benchmark, case, threads, runner, group):
-    if runner in ("scipy", "torch"):
-        pytest.importorskip(runner)
-    x, w = fdb.make_inputs(case)
+    """Check the runner against fastdilate, then time it; skipped where the
+    peer is not installed or does not apply."""
+    x, w = make_inputs(case)
     try:
-        run = fdb.prepare_runner(runner, case, x, w, threads)
-    except fdb.NotApplicable as why:
+        run = prepare_runner(runner, case, x, w, threads)
+    except NotApplicable as why:
         pytest.skip(str(why))
-    check = fdb.check_against_fastdilate(case, x, w, threads, run)
+    check = check_against_fastdilate(case, x, w, threads, run)
     assert check["ok"], f"{runner} disagrees with fastdilate on {case.name}: {check}"
     benchmark.group = group
     benchmark.extra_info.update(case=case.name, runner=runner, threads=threads, macs=case.macs,
@@ -36,6 +37,6 @@ def test_case(benchmark, case, blas_threads, runner):
 
 @pytest.mark.parametrize("runner", ["fastdilate", "reference"])
 def test_case_vs_reference(benchmark, case, blas_threads, runner):
-    small = fdb.shrink(case, REFERENCE_MACS)
+    small = shrink(case, REFERENCE_MACS)
     _bench(benchmark, small, blas_threads, runner,
            group=f"{case.name} {blas_threads}t at input {small.input_shape}, for the reference")
