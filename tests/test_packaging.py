@@ -100,7 +100,8 @@ def test_sdist_carries_what_a_build_needs_and_no_generated_c():
         "MANIFEST.in",
         "src/fastdilate/__init__.py", "src/fastdilate/_version.py",
         "src/fastdilate/_core.pyx", "src/fastdilate/_core_avx2.pyx", "src/fastdilate/_core_avx512.pyx",
-        "src/fastdilate/_simd.h",
+        "src/fastdilate/_simd.h", "src/fastdilate/_core_wavelets.pxi",
+        "src/fastdilate/wavelets/__init__.py",
         "src/fastdilate/_platform.h", "src/fastdilate/_core.pyi", "src/fastdilate/py.typed",
         "tests/conftest.py",
     }

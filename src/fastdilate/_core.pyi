@@ -122,3 +122,16 @@ class WaveNetKernel:
 
 def wn_plan_fits(n_weights: int, layers: _Ints, arrays: _Ints, buffers: _Ints, offsets: _Ints,
                  scratch: _Ints, state_len: int, chunk: int, lanes: int) -> bool: ...
+
+# _core_wavelets.pxi: one level of an à trous transform along axis 1 of
+# (pre, n, post) arrays, 1 or 2 inputs into 1 or 2 outputs, all of one
+# dtype and C-contiguous:
+#   out_o[p, i, q] = sum_c sum_t weights[o, c, t] * in_c[p, (i + offsets[t]) mod n, q]
+# weights (n_out, n_in, n_taps), at most 256 taps; offsets int64, each in (-n, n).
+def atrous_level(
+    inputs: tuple[_Floats, ...],
+    outputs: tuple[_Floats, ...],
+    weights: _Floats,
+    offsets: npt.NDArray[np.int64],
+    num_threads: int,
+) -> None: ...

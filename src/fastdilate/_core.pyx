@@ -105,6 +105,7 @@ include "_core_thin.pxi"
 include "_core_dense.pxi"
 include "_core_depthwise.pxi"
 include "_core_backward.pxi"
+include "_core_wavelets.pxi"
 
 
 cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,

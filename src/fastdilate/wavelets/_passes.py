@@ -1,0 +1,43 @@
+"""One à trous pass along one axis, on the compiled core.
+
+Arrays here are C-contiguous and seen as (pre, n, post): the axis the pass
+runs along, with everything before and after it flattened.  A wavelet level
+is one call of the core's à trous kernel, which reads its one or two inputs
+and writes its one or two outputs once (analysis: the data into both
+bands; synthesis: both bands into the data), with circular indexing.
+"""
+import numpy as np
+
+from .. import _layout
+from .._dispatch import core
+from ._filters import ANALYSIS_SHIFT, SYNTHESIS_SHIFT, circular_taps
+
+
+def as_3d(array, axis):
+    """``array`` (C-contiguous) viewed as (pre, n, post) around ``axis``."""
+    shape = array.shape
+    return array.reshape(int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
+
+
+def _atrous(inputs, outputs, filters, shift, dilation, scale, num_threads):
+    """``outputs[o]`` = sum over c of input c through ``filters[o][c]``."""
+    n = inputs[0].shape[1]
+    taps = [[circular_taps(f, shift, dilation, n, scale) for f in row] for row in filters]
+    weights = np.array([[w for w, _ in row] for row in taps], dtype=inputs[0].dtype)
+    requested = core.default_num_threads() if num_threads is None else num_threads
+    threads = _layout.thread_count(requested, inputs[0].size * weights.size)
+    core.atrous_level(tuple(inputs), tuple(outputs), weights, taps[0][0][1], threads)
+
+
+def analyse(x, filters, dilation, outs, num_threads):
+    """Each of ``filters`` over ``x`` (pre, n, post) into ``outs``, as one
+    level of pywt's swt."""
+    _atrous([x], outs, [[f] for f in filters], ANALYSIS_SHIFT, dilation, 1.0, num_threads)
+
+
+def synthesise(approx, detail, rec_lo, rec_hi, dilation, out, num_threads):
+    """``out`` (pre, n, post) = the synthesis of one level from ``approx``
+    and ``detail`` (either may be None: a zero band), as pywt's iswt."""
+    bands = [(c, f) for c, f in ((approx, rec_lo), (detail, rec_hi)) if c is not None]
+    _atrous([c for c, _ in bands], [out], [[f for _, f in bands]], SYNTHESIS_SHIFT, dilation,
+            0.5, num_threads)

@@ -1,0 +1,111 @@
+"""The n-dimensional stationary wavelet transform and its inverse, level by
+level and axis by axis, in the layout of ``pywt.swtn``: a list of dicts of
+bands keyed by 'a'/'d' per transformed axis, coarsest level first.
+
+Arrays are real and C-contiguous here; complex data arrives as its real
+view, an extra trailing axis (real, imaginary) that is never transformed.
+"""
+import numpy as np
+
+from ._passes import analyse, as_3d, synthesise
+
+
+class ShapeMismatchError(ValueError, RuntimeError):
+    """Coefficient bands that do not fit together (PyWavelets raises
+    RuntimeError or ValueError for these, so this is both)."""
+
+
+class Spares:
+    """Buffers (of one shape and dtype) that no pass reads any more, for
+    the next pass to write: fresh memory costs a page fault per page, as
+    much as the pass itself on large arrays."""
+
+    def __init__(self):
+        self._free = []
+
+    def take(self, like):
+        return self._free.pop() if self._free else np.empty_like(like)
+
+    def give(self, array):
+        self._free.append(array)
+
+
+def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
+    """pywt.swtn's output for real, C-contiguous ``x``."""
+    approx_key = "a" * len(axes)
+    levels = []
+    spares = Spares()
+    for i in range(start_level, start_level + level):
+        bands = {}
+        scratch_approx = trim_approx and i < start_level + level - 1
+        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, scratch_approx, num_threads)
+        if trim_approx and i > start_level:
+            spares.give(x)  # the approximation dropped from the output
+        x = bands[approx_key]
+        if trim_approx:
+            del bands[approx_key]
+        levels.append(bands)
+    if trim_approx:
+        levels.append(x)
+    levels.reverse()
+    return levels
+
+
+def _split(x, banks, axes, dilation, k, prefix, bands, spares, scratch_approx, num_threads):
+    """Bands ``prefix + ...`` of one level: axis k, then the axes after it,
+    depth first, so that at most one partial band per axis is alive; the
+    approximation in a spare when it is not returned (``scratch_approx``)."""
+    x3 = as_3d(x, axes[k])
+    lo, hi = banks[k].dec_lo, banks[k].dec_hi
+    if k < len(axes) - 1:
+        for char, f in (("a", lo), ("d", hi)):
+            part = spares.take(x)
+            analyse(x3, [f], dilation, [as_3d(part, axes[k])], num_threads)
+            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, spares,
+                   scratch_approx, num_threads)
+            spares.give(part)
+        return
+    approx_is_scratch = scratch_approx and prefix == "a" * k
+    approx = spares.take(x) if approx_is_scratch else np.empty_like(x)
+    detail = np.empty_like(x)
+    analyse(x3, [lo, hi], dilation, [as_3d(approx, axes[k]), as_3d(detail, axes[k])],
+            num_threads)
+    bands[prefix + "a"], bands[prefix + "d"] = approx, detail
+
+
+def inverse(approx, levels, banks, axes, num_threads):
+    """pywt.iswtn of the coarsest approximation and the detail bands of
+    each level (dicts, coarsest first; a missing band is zero), all real,
+    C-contiguous, of one shape and dtype."""
+    n_levels = len(levels)
+    spares = Spares()
+    for j, details in enumerate(levels):
+        dilation = 2 ** (n_levels - j - 1)
+        approx = _merge(approx, j > 0, details, banks, axes, dilation, 0, "", spares, num_threads)
+        if approx is None:  # every band was missing
+            raise ShapeMismatchError("iswtn: a level has no coefficients at all")
+    return approx
+
+
+def _merge(approx, owned, details, banks, axes, dilation, k, prefix, spares, num_threads):
+    """Band ``prefix`` synthesised from its children along axes k..: the
+    inverse of _split, depth first.  Each partial band of ours, and the
+    approximation when it is ours (``owned``), goes back to the spares
+    once read for the last time."""
+    if k == len(axes):
+        return approx if prefix == "a" * k else details.get(prefix)
+    low, high = (_merge(approx, owned, details, banks, axes, dilation, k + 1, prefix + char,
+                        spares, num_threads) for char in "ad")
+    if low is None and high is None:
+        return None
+    out = spares.take(low if low is not None else high)
+    synthesise(None if low is None else as_3d(low, axes[k]),
+               None if high is None else as_3d(high, axes[k]),
+               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axes[k]), num_threads)
+    if k + 1 < len(axes):  # partial bands, ours
+        for band in (low, high):
+            if band is not None:
+                spares.give(band)
+    elif owned and prefix == "a" * k:  # low is the approximation
+        spares.give(low)
+    return out
