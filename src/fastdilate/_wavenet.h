@@ -1,0 +1,374 @@
+/* The WaveNet kernel family's register-blocked C (see _core_wavenet.pxi):
+ * the frame-blocked matmul and the activations, for float32 and float64. */
+#ifndef FD_WAVENET_H
+#define FD_WAVENET_H
+
+#include <math.h>
+#include "_simd.h"
+
+#if defined(__AVX512F__)
+#define FD_WN_FRAMES 8
+#else
+#define FD_WN_FRAMES 4
+#endif
+
+/* p / q for the float32 tanh: a reciprocal estimate and one Newton step
+ * (about 23 bits) where the ISA has one, else a division. */
+#if FD_VECTOR_EXTENSIONS && defined(__SSE__)
+#include <immintrin.h>
+static inline __m128 fd_wn_div_m128(__m128 p, __m128 q) {
+    __m128 r = _mm_rcp_ps(q);
+    r = _mm_mul_ps(r, _mm_sub_ps(_mm_set1_ps(2.0f), _mm_mul_ps(q, r)));
+    return _mm_mul_ps(p, r);
+}
+#define FD_WN_DIV_16(p, q) ((fd_wn_v_f32_16) fd_wn_div_m128((__m128) (p), (__m128) (q)))
+#endif
+#if FD_VECTOR_EXTENSIONS && defined(__AVX__)
+static inline __m256 fd_wn_div_m256(__m256 p, __m256 q) {
+    __m256 r = _mm256_rcp_ps(q);
+    r = _mm256_mul_ps(r, _mm256_sub_ps(_mm256_set1_ps(2.0f), _mm256_mul_ps(q, r)));
+    return _mm256_mul_ps(p, r);
+}
+#define FD_WN_DIV_32(p, q) ((fd_wn_v_f32_32) fd_wn_div_m256((__m256) (p), (__m256) (q)))
+#endif
+#if FD_VECTOR_EXTENSIONS && defined(__AVX512F__)
+static inline __m512 fd_wn_div_m512(__m512 p, __m512 q) {
+    __m512 r = _mm512_rcp14_ps(q);
+    r = _mm512_mul_ps(r, _mm512_sub_ps(_mm512_set1_ps(2.0f), _mm512_mul_ps(q, r)));
+    return _mm512_mul_ps(p, r);
+}
+#define FD_WN_DIV_64(p, q) ((fd_wn_v_f32_64) fd_wn_div_m512((__m512) (p), (__m512) (q)))
+#endif
+#ifndef FD_WN_DIV_16
+#define FD_WN_DIV_16(p, q) ((p) / (q))
+#endif
+#ifndef FD_WN_DIV_32
+#define FD_WN_DIV_32(p, q) ((p) / (q))
+#endif
+#ifndef FD_WN_DIV_64
+#define FD_WN_DIV_64(p, q) ((p) / (q))
+#endif
+
+enum { FD_WN_IDENTITY, FD_WN_TANH, FD_WN_SIGMOID, FD_WN_RELU, FD_WN_LEAKY_RELU,
+       FD_WN_HARDTANH, FD_WN_LEAKY_HARDTANH, FD_WN_SOFTSIGN, FD_WN_SOFTSIGMOID,
+       FD_WN_SILU };
+enum { FD_WN_UNGATED, FD_WN_GATED, FD_WN_BLENDED };
+
+/* One input of a matrix product: n_taps frame offsets (in values) into
+ * a frame-major signal of ``step`` values per frame, of which n_in
+ * channels are read; weights [tap][channel][output width]. */
+typedef struct {
+    const void* x;
+    ptrdiff_t step, n_in, n_taps;
+    const ptrdiff_t* offsets;
+    const void* w;
+} fd_wn_source;
+
+/* The scalar activations (params: the activation's 4 parameters). */
+static inline float fd_wn_tanh_f32(float x) {
+    /* A rational minimax fit on [-7.9, 7.9] (the one Eigen uses),
+     * within a few float32 ulps of tanh; written once for the scalar and
+     * the vector path. */
+    const float clamp = 7.90531110763549805f;
+    x = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+    float x2 = x * x;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = x2 * p + -8.60467152213735e-11f;
+    p = x2 * p + 5.12229709037114e-08f;
+    p = x2 * p + 1.48572235717979e-05f;
+    p = x2 * p + 6.37261928875436e-04f;
+    p = x2 * p + 4.89352455891786e-03f;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = x2 * q + 2.26843463243900e-03f;
+    q = x2 * q + 4.89352518554385e-03f;
+    return x * p / q;
+}
+static inline double fd_wn_tanh_f64(double x) { return tanh(x); }
+
+#define FD_WN_SCALAR_ACT(T, SUF)                                              \
+static inline T fd_wn_act_##SUF(T x, int kind, const T* p) {                 \
+    switch (kind) {                                                           \
+    case FD_WN_TANH: return fd_wn_tanh_##SUF(x);                              \
+    case FD_WN_SIGMOID: return (T) 0.5 + (T) 0.5 * fd_wn_tanh_##SUF((T) 0.5 * x); \
+    case FD_WN_SILU: return x * ((T) 0.5 + (T) 0.5 * fd_wn_tanh_##SUF((T) 0.5 * x)); \
+    case FD_WN_RELU: return x > 0 ? x : (T) 0;                                \
+    case FD_WN_LEAKY_RELU: return x > 0 ? x : p[0] * x;                       \
+    case FD_WN_HARDTANH: return x < p[0] ? p[0] : (x > p[1] ? p[1] : x);      \
+    case FD_WN_LEAKY_HARDTANH:                                                \
+        return x < p[0] ? (x - p[0]) * p[2] + p[0]                            \
+             : (x > p[1] ? (x - p[1]) * p[3] + p[1] : x);                     \
+    case FD_WN_SOFTSIGN: return x / ((T) 1 + fabs(x));                        \
+    case FD_WN_SOFTSIGMOID: return (T) 0.5 * ((T) 1 + x / ((T) 1 + fabs(x))); \
+    default: return x;                                                        \
+    }                                                                         \
+}
+FD_WN_SCALAR_ACT(float, f32)
+FD_WN_SCALAR_ACT(double, f64)
+
+#if FD_VECTOR_EXTENSIONS
+#define FD_WN_VECTOR(T, I, SUF, BYTES)                                        \
+typedef T fd_wn_##SUF##_##BYTES __attribute__((vector_size(BYTES)));          \
+typedef I fd_wn_##SUF##_##BYTES##_mask __attribute__((vector_size(BYTES)));
+#define FD_WN_LANE(v, i) (v)[i]
+#else
+#define FD_WN_VECTOR(T, I, SUF, BYTES)                                        \
+typedef struct { T e[BYTES / sizeof(T)]; } fd_wn_##SUF##_##BYTES;
+#define FD_WN_LANE(v, i) (v).e[i]
+#endif
+
+/* The kernels of one element type and vector size. */
+#define FD_WN_KERNELS(T, I, SUF, BYTES)                                       \
+FD_WN_VECTOR(T, I, SUF, BYTES)                                                \
+typedef fd_wn_##SUF##_##BYTES fd_wn_v_##SUF##_##BYTES;                         \
+enum { FD_WN_L_##SUF##_##BYTES = BYTES / sizeof(T) };                          \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_load_##SUF##_##BYTES(const T* p) {  \
+    fd_wn_v_##SUF##_##BYTES v; memcpy(&v, p, sizeof v); return v;             \
+}                                                                             \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_splat_##SUF##_##BYTES(T s) {      \
+    fd_wn_v_##SUF##_##BYTES v;                                                \
+    for (int i = 0; i < FD_WN_L_##SUF##_##BYTES; i++) FD_WN_LANE(v, i) = s;   \
+    return v;                                                                 \
+}                                                                             \
+FD_WN_VECTOR_OPS(T, SUF, BYTES)                                               \
+FD_WN_ACTIVATE(T, SUF, BYTES)                                                 \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, FD_WN_FRAMES, 2, many2)                      \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 2, one2)                                  \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2 * FD_WN_FRAMES, 1, many1)                      \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 1, one1)                                  \
+static void fd_wn_matmul_##SUF##_##BYTES(T* out, ptrdiff_t out_step, ptrdiff_t n, \
+        ptrdiff_t width, const T* bias, const T* add, ptrdiff_t add_step,     \
+        const fd_wn_source* srcs, int n_src) {                                \
+    const ptrdiff_t lanes = FD_WN_L_##SUF##_##BYTES;                          \
+    ptrdiff_t j = 0, t;                                                       \
+    for (; j + 2 * lanes <= width; j += 2 * lanes) {                          \
+        for (t = 0; t + FD_WN_FRAMES <= n; t += FD_WN_FRAMES)                 \
+            fd_wn_block_many2_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
+                                              add_step, srcs, n_src);         \
+        for (; t < n; t++)                                                    \
+            fd_wn_block_one2_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
+                                             add_step, srcs, n_src);          \
+    }                                                                         \
+    for (; j < width; j += lanes) {  /* one vector: twice the frames */     \
+        for (t = 0; t + 2 * FD_WN_FRAMES <= n; t += 2 * FD_WN_FRAMES)         \
+            fd_wn_block_many1_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
+                                              add_step, srcs, n_src);         \
+        for (; t < n; t++)                                                    \
+            fd_wn_block_one1_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
+                                             add_step, srcs, n_src);          \
+    }                                                                         \
+}
+
+/* Frames [t, t + B) of output vectors j .. j + NV: bias, then every
+ * source's (tap, channel) products in one fixed order, then the added
+ * signal.  Each value gets the same operations for any B and NV. */
+#define FD_WN_FRAME_BLOCK(T, SUF, BYTES, B, NV, NAME)                         \
+static inline void fd_wn_block_##NAME##_##SUF##_##BYTES(T* out, ptrdiff_t out_step, \
+        ptrdiff_t t, ptrdiff_t j, ptrdiff_t width, const T* bias, const T* add, \
+        ptrdiff_t add_step, const fd_wn_source* srcs, int n_src) {            \
+    typedef fd_wn_v_##SUF##_##BYTES V;                                        \
+    const int lanes = FD_WN_L_##SUF##_##BYTES;                                \
+    V acc[B][NV], wv[NV];                                                     \
+    for (int v = 0; v < NV; v++)                                              \
+        wv[v] = bias ? fd_wn_load_##SUF##_##BYTES(bias + j + v * lanes)       \
+                     : fd_wn_splat_##SUF##_##BYTES(0);                        \
+    for (int f = 0; f < B; f++)                                               \
+        for (int v = 0; v < NV; v++) acc[f][v] = wv[v];                       \
+    for (int s = 0; s < n_src; s++) {                                         \
+        const fd_wn_source* src = srcs + s;                                   \
+        const T* w = (const T*) src->w + j;                                   \
+        const ptrdiff_t step = src->step;                                     \
+        for (ptrdiff_t k = 0; k < src->n_taps; k++) {                         \
+            const T* x = (const T*) src->x + t * step + src->offsets[k];      \
+            for (ptrdiff_t c = 0; c < src->n_in; c++, w += width) {           \
+                for (int v = 0; v < NV; v++)                                  \
+                    wv[v] = fd_wn_load_##SUF##_##BYTES(w + v * lanes);        \
+                for (int f = 0; f < B; f++) {                                 \
+                    T xs = x[f * step + c];                                   \
+                    for (int v = 0; v < NV; v++)                              \
+                        acc[f][v] = fd_wn_madd_##SUF##_##BYTES(acc[f][v], wv[v], xs); \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    for (int f = 0; f < B; f++)                                               \
+        for (int v = 0; v < NV; v++) {                                        \
+            T* o = out + (t + f) * out_step + j + v * lanes;                  \
+            if (add) acc[f][v] = fd_wn_add_##SUF##_##BYTES(                   \
+                fd_wn_load_##SUF##_##BYTES(add + (t + f) * add_step + j + v * lanes), acc[f][v]); \
+            memcpy(o, &acc[f][v], sizeof(V));                                 \
+        }                                                                     \
+}
+
+#if FD_VECTOR_EXTENSIONS
+#define FD_WN_VECTOR_OPS(T, SUF, BYTES)                                       \
+typedef fd_wn_##SUF##_##BYTES##_mask fd_wn_m_##SUF##_##BYTES;                  \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_madd_##SUF##_##BYTES(             \
+        fd_wn_v_##SUF##_##BYTES acc, fd_wn_v_##SUF##_##BYTES w, T x) { return acc + w * x; } \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_add_##SUF##_##BYTES(              \
+        fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) { return a + b; } \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_mul_##SUF##_##BYTES(              \
+        fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) { return a * b; } \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_blend_##SUF##_##BYTES(            \
+        fd_wn_v_##SUF##_##BYTES s, fd_wn_v_##SUF##_##BYTES v, fd_wn_v_##SUF##_##BYTES p) { \
+    return s * v + (1 - s) * p; }                                             \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_select_##SUF##_##BYTES(           \
+        fd_wn_m_##SUF##_##BYTES m, fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) { \
+    return (fd_wn_v_##SUF##_##BYTES) ((m & (fd_wn_m_##SUF##_##BYTES) a)        \
+                                      | (~m & (fd_wn_m_##SUF##_##BYTES) b)); }
+#else
+#define FD_WN_LANEWISE(SUF, BYTES, EXPR)                                      \
+    fd_wn_v_##SUF##_##BYTES r;                                                \
+    for (int i = 0; i < FD_WN_L_##SUF##_##BYTES; i++) r.e[i] = EXPR;          \
+    return r;
+#define FD_WN_VECTOR_OPS(T, SUF, BYTES)                                       \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_madd_##SUF##_##BYTES(             \
+        fd_wn_v_##SUF##_##BYTES acc, fd_wn_v_##SUF##_##BYTES w, T x) {         \
+    FD_WN_LANEWISE(SUF, BYTES, acc.e[i] + w.e[i] * x) }                       \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_add_##SUF##_##BYTES(              \
+        fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) {                \
+    FD_WN_LANEWISE(SUF, BYTES, a.e[i] + b.e[i]) }                             \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_mul_##SUF##_##BYTES(              \
+        fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) {                \
+    FD_WN_LANEWISE(SUF, BYTES, a.e[i] * b.e[i]) }                             \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_blend_##SUF##_##BYTES(            \
+        fd_wn_v_##SUF##_##BYTES s, fd_wn_v_##SUF##_##BYTES v, fd_wn_v_##SUF##_##BYTES p) { \
+    FD_WN_LANEWISE(SUF, BYTES, s.e[i] * v.e[i] + (1 - s.e[i]) * p.e[i]) }
+#endif
+
+/* The float32 tanh on whole vectors (the scalar formula, lane for lane). */
+#if FD_VECTOR_EXTENSIONS
+#define FD_WN_VECTOR_TANH(BYTES)                                              \
+static inline fd_wn_v_f32_##BYTES fd_wn_vtanh_f32_##BYTES(fd_wn_v_f32_##BYTES x) { \
+    typedef fd_wn_v_f32_##BYTES V;                                            \
+    const V hi = fd_wn_splat_f32_##BYTES(7.90531110763549805f), lo = -hi;     \
+    x = fd_wn_select_f32_##BYTES(x > hi, hi, x);                              \
+    x = fd_wn_select_f32_##BYTES(x < lo, lo, x);                              \
+    V x2 = x * x;                                                             \
+    V p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;                \
+    p = x2 * p + -8.60467152213735e-11f;                                      \
+    p = x2 * p + 5.12229709037114e-08f;                                       \
+    p = x2 * p + 1.48572235717979e-05f;                                       \
+    p = x2 * p + 6.37261928875436e-04f;                                       \
+    p = x2 * p + 4.89352455891786e-03f;                                       \
+    V q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;                 \
+    q = x2 * q + 2.26843463243900e-03f;                                       \
+    q = x2 * q + 4.89352518554385e-03f;                                       \
+    return FD_WN_DIV_##BYTES(x * p, q);                                       \
+}
+#define FD_WN_VECTOR_ACT_f32(BYTES, v, kind)                                  \
+    if (kind == FD_WN_TANH) return fd_wn_vtanh_f32_##BYTES(v);                \
+    if (kind == FD_WN_SIGMOID) return 0.5f + 0.5f * fd_wn_vtanh_f32_##BYTES(0.5f * v);
+#else
+#define FD_WN_VECTOR_TANH(BYTES)
+#define FD_WN_VECTOR_ACT_f32(BYTES, v, kind)
+#endif
+#define FD_WN_VECTOR_ACT_f64(BYTES, v, kind)
+
+/* a = act1(z1) (ungated), act1(z1) * act2(z2) (gated) or
+ * act2(z2) * act1(z1) + (1 - act2(z2)) * z1 (blended), z2 being the
+ * ``width`` values after z1 in each frame. */
+#define FD_WN_ACTIVATE(T, SUF, BYTES)                                         \
+FD_WN_VECTOR_TANH_##SUF(BYTES)                                                \
+static inline fd_wn_v_##SUF##_##BYTES fd_wn_vact_##SUF##_##BYTES(             \
+        fd_wn_v_##SUF##_##BYTES v, int kind, const T* p) {                    \
+    FD_WN_VECTOR_ACT_##SUF(BYTES, v, kind)                                    \
+    for (int i = 0; i < FD_WN_L_##SUF##_##BYTES; i++)                         \
+        FD_WN_LANE(v, i) = fd_wn_act_##SUF(FD_WN_LANE(v, i), kind, p);        \
+    return v;                                                                 \
+}                                                                             \
+static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
+        ptrdiff_t z_step, ptrdiff_t n, ptrdiff_t width, int gating,           \
+        int kind1, const T* p1, int kind2, const T* p2) {                     \
+    typedef fd_wn_v_##SUF##_##BYTES V;                                        \
+    FD_WN_TANH_FAST_##SUF(BYTES)                                              \
+    for (ptrdiff_t t = 0; t < n; t++)                                         \
+        for (ptrdiff_t j = 0; j < width; j += FD_WN_L_##SUF##_##BYTES) {      \
+            V z1 = fd_wn_load_##SUF##_##BYTES(z + t * z_step + j);            \
+            V v = fd_wn_vact_##SUF##_##BYTES(z1, kind1, p1);                  \
+            if (gating != FD_WN_UNGATED) {                                    \
+                V s = fd_wn_vact_##SUF##_##BYTES(                             \
+                    fd_wn_load_##SUF##_##BYTES(z + t * z_step + width + j), kind2, p2); \
+                v = gating == FD_WN_GATED ? fd_wn_mul_##SUF##_##BYTES(v, s)   \
+                                          : fd_wn_blend_##SUF##_##BYTES(s, v, z1); \
+            }                                                                 \
+            memcpy(a + t * a_step + j, &v, sizeof(V));                        \
+        }                                                                     \
+}
+#define FD_WN_VECTOR_TANH_f32(BYTES) FD_WN_VECTOR_TANH(BYTES)
+#define FD_WN_VECTOR_TANH_f64(BYTES)
+#define FD_WN_TANH_FAST_f64(BYTES)
+
+/* NAM's two activations without the per-vector dispatch, the ungated one
+ * over four vectors at a time so that their polynomials overlap (the
+ * same operations on every value as the general loop). */
+#if FD_VECTOR_EXTENSIONS
+#define FD_WN_TANH_FAST_f32(BYTES)                                            \
+    const ptrdiff_t lanes = FD_WN_L_f32_##BYTES;                              \
+    if (kind1 == FD_WN_TANH && gating == FD_WN_UNGATED && z_step == width     \
+            && a_step == width) {                                             \
+        ptrdiff_t total = n * width, i = 0;                                   \
+        for (; i + 4 * lanes <= total; i += 4 * lanes) {                      \
+            V v[4];                                                           \
+            for (int u = 0; u < 4; u++) v[u] = fd_wn_load_f32_##BYTES(z + i + u * lanes); \
+            for (int u = 0; u < 4; u++) v[u] = fd_wn_vtanh_f32_##BYTES(v[u]); \
+            memcpy(a + i, v, sizeof v);                                       \
+        }                                                                     \
+        for (; i < total; i += lanes) {                                       \
+            V v = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i));     \
+            memcpy(a + i, &v, sizeof v);                                      \
+        }                                                                     \
+        return;                                                               \
+    }                                                                         \
+    if (kind1 == FD_WN_TANH && kind2 == FD_WN_SIGMOID && gating == FD_WN_GATED) { \
+        for (ptrdiff_t t = 0; t < n; t++)                                     \
+            for (ptrdiff_t j = 0; j < width; j += lanes) {                    \
+                V p = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + t * z_step + j)); \
+                V s = 0.5f + 0.5f * fd_wn_vtanh_f32_##BYTES(                  \
+                    0.5f * fd_wn_load_f32_##BYTES(z + t * z_step + width + j)); \
+                V v = fd_wn_mul_f32_##BYTES(p, s);                            \
+                memcpy(a + t * a_step + j, &v, sizeof v);                     \
+            }                                                                 \
+        return;                                                               \
+    }
+#else
+#define FD_WN_TANH_FAST_f32(BYTES)
+#endif
+
+/* The native vector (whole registers: wider ones, emulated, go through
+ * the stack) and a 16-byte one for signals of a few channels.
+ * models/wavenet.py pads every width to 16 bytes or whole native vectors. */
+FD_WN_KERNELS(float, int, f32, 16)
+FD_WN_KERNELS(double, long long, f64, 16)
+#if defined(__AVX512F__)
+#define FD_WN_WIDE_BYTES 64
+FD_WN_KERNELS(float, int, f32, 64)
+FD_WN_KERNELS(double, long long, f64, 64)
+#define FD_WN_WIDE(NAME, SUF) fd_wn_##NAME##_##SUF##_64
+#elif defined(__AVX__)
+#define FD_WN_WIDE_BYTES 32
+FD_WN_KERNELS(float, int, f32, 32)
+FD_WN_KERNELS(double, long long, f64, 32)
+#define FD_WN_WIDE(NAME, SUF) fd_wn_##NAME##_##SUF##_32
+#else
+#define FD_WN_WIDE_BYTES 16
+#define FD_WN_WIDE(NAME, SUF) fd_wn_##NAME##_##SUF##_16
+#endif
+
+#define FD_WN_DISPATCH(SUF, T, NAME, ...)                                     \
+    if (width % (FD_WN_WIDE_BYTES / sizeof(T)) == 0) FD_WN_WIDE(NAME, SUF)(__VA_ARGS__); \
+    else fd_wn_##NAME##_##SUF##_16(__VA_ARGS__);
+#define FD_WN_ENTRY(T, SUF)                                                   \
+static void fd_wn_matmul_##SUF(T* out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_t width, \
+        const T* bias, const T* add, ptrdiff_t add_step, const fd_wn_source* srcs, int n_src) { \
+    FD_WN_DISPATCH(SUF, T, matmul, out, out_step, n, width, bias, add, add_step, srcs, n_src) \
+}                                                                             \
+static void fd_wn_activate_##SUF(T* a, ptrdiff_t a_step, const T* z, ptrdiff_t z_step, \
+        ptrdiff_t n, ptrdiff_t width, int gating, int kind1, const T* p1, int kind2, \
+        const T* p2) {                                                        \
+    FD_WN_DISPATCH(SUF, T, activate, a, a_step, z, z_step, n, width, gating, kind1, p1, \
+                   kind2, p2)                                                 \
+}
+FD_WN_ENTRY(float, f32)
+FD_WN_ENTRY(double, f64)
+
+#endif  /* FD_WAVENET_H */
