@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 import fastdilate as fd
+from fastdilate._checks import check_conv
 
 
 class Shape(NamedTuple):
@@ -60,9 +61,11 @@ class Shape(NamedTuple):
         return (self.c_out, self.c_in // self.groups) + (self.kernel,) * self.ndim
 
     def out_size(self):
-        before, after = self.pads
-        span = self.dilation * (self.kernel - 1)
-        return tuple((n + before + after - span - 1) // self.stride + 1 for n in self.size)
+        padding = self.pads if self.ndim == 1 else (self.pads, self.pads)
+        geometry = check_conv(self.name, self.ndim, (self.batch, self.c_in) + self.size,
+                              self.weight_shape, None, self.stride, padding, self.dilation,
+                              self.groups, "zeros")
+        return geometry.out_shape[2:]
 
     def macs(self):
         return (self.batch * self.c_out * math.prod(self.out_size())
