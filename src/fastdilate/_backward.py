@@ -69,37 +69,63 @@ def _flatten_output_mask(output_mask):
     if len(mask) != 3 or not all(isinstance(m, (bool, np.bool_)) for m in mask):
         raise TypeError(f"output_mask must be three booleans (grad_input, grad_weight, "
                         f"grad_bias), got {output_mask!r}")
-    return mask
+    return tuple(map(bool, mask))
 
 
-def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, dilation, groups,
-              padding_mode, output_mask, num_threads):
-    g, x, w = (_api.as_array(n, v) for n, v in
-               (("grad_output", grad_output), ("input", input), ("weight", weight)))
-    geometry = check_conv(name, spatial_dims, x.shape, w.shape, None, stride, padding, dilation,
-                          groups, padding_mode)
-    if g.shape != geometry.result_shape:
+class _Plan(NamedTuple):
+    """Everything a backward call's shapes and arguments decide, checked once."""
+    dtype: np.dtype
+    shapes: tuple       # grad_output, input, weight as the core sees them (2-D)
+    args: tuple         # strides, dilations, pads, padding_mode, groups, threads (2-D)
+    mask: tuple
+    phases: tuple       # grad_input's (row phase, column phase) pairs and their core plans
+
+
+def _make_plan(name, spatial_dims, g_shape, g_dtype, x_shape, x_dtype, w_shape, w_dtype,
+               stride, padding, dilation, groups, padding_mode, mask, threads):
+    _api.check_real("grad_output", g_dtype)
+    geometry, _ = _api.check_call(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, None,
+                                  stride, padding, dilation, groups, padding_mode)
+    if g_shape != geometry.result_shape:
         raise ValueError(f"{name}_backward: grad_output must have the forward's output shape "
-                         f"{geometry.result_shape}, got {g.shape}")
-    mask = _flatten_output_mask(output_mask)
-    threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
-    dtype = _api.result_dtype(g.dtype, x.dtype, w.dtype)
+                         f"{geometry.result_shape}, got {g_shape}")
+    dtype = _api.result_dtype(g_dtype, x_dtype, w_dtype)
     lift = (lambda shape: shape[:2] + (1,) + shape[2:]) if spatial_dims == 1 else (lambda s: s)
-    g4 = np.ascontiguousarray(g, dtype).reshape(lift(geometry.out_shape))
-    x4 = np.ascontiguousarray(x, dtype).reshape(lift(geometry.batch_shape))
-    w4 = np.ascontiguousarray(w, dtype).reshape(lift(geometry.weight_shape))
+    shapes = tuple(map(lift, (geometry.out_shape, geometry.batch_shape, geometry.weight_shape)))
     strides, dilations, pads = geometry.strides, geometry.dilations, geometry.pads
     if spatial_dims == 1:  # 1-D runs as 2-D with height 1
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     args = (strides, dilations, pads, geometry.padding_mode, geometry.groups, threads)
-    empty = g4.shape[0] == 0
+    phases = _input_phases(dtype, *shapes, *args) if mask[0] and shapes[0][0] else ()
+    return _Plan(dtype, shapes, args, mask, phases)
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
+
+
+def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, dilation, groups,
+              padding_mode, output_mask, num_threads):
+    g, x, w = (v if type(v) is np.ndarray else _api.as_array(n, v) for n, v in
+               (("grad_output", grad_output), ("input", input), ("weight", weight)))
+    mask = _flatten_output_mask(output_mask)
+    threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
+    call = (name, spatial_dims, g.shape, g.dtype, x.shape, x.dtype, w.shape, w.dtype,
+            stride, padding, dilation, groups, padding_mode, mask, threads)
+    if all(map(_api._plain, (stride, padding, dilation, groups))):
+        plan = _cached_plan(*call)
+    else:  # lists, floats, NumPy scalars...: checked afresh every time
+        plan = _make_plan(*call)
+    dtype, (g_shape, x_shape, w_shape) = plan.dtype, plan.shapes
+    g4 = np.ascontiguousarray(g, dtype).reshape(g_shape)
+    empty = g_shape[0] == 0
     grad_input = grad_weight = grad_bias = None
     if mask[0]:
-        grad_input = (np.zeros(x4.shape, dtype) if empty else _grad_input(g4, x4.shape, w4, *args))
-        grad_input = grad_input.reshape(x.shape)
+        grad_input = (np.zeros(x_shape, dtype) if empty else
+                      _grad_input(g4, x_shape, w, plan)).reshape(x.shape)
     if mask[1]:
-        grad_weight = (np.zeros(w4.shape, dtype) if empty else _grad_weight(g4, x4, w4.shape, *args))
-        grad_weight = grad_weight.reshape(w.shape)
+        x4 = np.ascontiguousarray(x, dtype).reshape(x_shape)
+        grad_weight = (np.zeros(w_shape, dtype) if empty else
+                       _grad_weight(g4, x4, w_shape, *plan.args)).reshape(w.shape)
     if mask[2]:
         grad_bias = g4.sum(axis=(0, 2, 3))  # NumPy's pairwise sum: a fixed order
     return grad_input, grad_weight, grad_bias
@@ -199,35 +225,56 @@ def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode
                                 ).reshape(w_shape)
 
 
-def _grad_input(g4, x_shape, w4, strides, dilations, pads, padding_mode, groups, threads):
+def _input_phases(dtype, g_shape, x_shape, w_shape, strides, dilations, pads, padding_mode,
+                  groups, threads):
+    """grad_input's (row phase, column phase) pairs, each with the core plan
+    that runs it; none where no tap reaches."""
     zeros = padding_mode == "zeros"
-    (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, w4.shape
     by_axis = [_axis_phases(size, pad, k, s, d, o, zeros) for size, pad, k, s, d, o in
-               zip((h, w), pads, (kh, kw), strides, dilations, g4.shape[2:])]
-    extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
-    grad = (np.empty if strides == (1, 1) else np.zeros)((n, c_in) + extent, g4.dtype)
-    # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
-    weight_t = w4.reshape(groups, c_out // groups, c_group, kh, kw).transpose(0, 2, 1, 3, 4)
-    weight_t = weight_t.reshape(c_in, c_out // groups, kh, kw)
+               zip(x_shape[2:], pads, w_shape[2:], strides, dilations, g_shape[2:])]
+    phases = []
     for ph in by_axis[0]:
         for pw in by_axis[1]:
-            _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads)
-    if not by_axis[0] or not by_axis[1]:  # no tap reaches: grad is all zeros
-        grad[...] = 0
+            source = g_shape[:2] + (g_shape[2] - ph.crop, g_shape[3] - pw.crop)
+            taps = (x_shape[1], w_shape[0] // groups, len(ph.taps), len(pw.taps))
+            target = x_shape[:2] + (ph.count, pw.count)
+            phases.append((_tap_index(ph.taps, w_shape[2]), _tap_index(pw.taps, w_shape[3]),
+                           ph, pw, _api.core_plan(
+                dtype, source, taps, target, (1, 1), (ph.dilation, pw.dilation),
+                (ph.pad, pw.pad), "zeros", groups, threads)))
+    return tuple(phases)
+
+
+def _tap_index(taps, kernel):
+    """An index of the flipped taps along one axis: a reversing slice where
+    they are all of them (a view, no gather)."""
+    return slice(None, None, -1) if taps == tuple(range(kernel - 1, -1, -1)) else list(taps)
+
+
+def _grad_input(g4, x_shape, weight, plan):
+    strides, _, pads, padding_mode, groups, _ = plan.args
+    zeros = padding_mode == "zeros"
+    (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, plan.shapes[2]
+    extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
+    one_phase = len(plan.phases) == 1 and strides == (1, 1)
+    grad = (np.empty if one_phase else np.zeros)((n, c_in) + extent, g4.dtype)
+    # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
+    weight_t = np.asarray(weight, plan.dtype).reshape(groups, c_out // groups, c_group, kh, kw)
+    weight_t = weight_t.transpose(0, 2, 1, 3, 4).reshape(c_in, c_out // groups, kh, kw)
+    for rows, cols, ph, pw, core_plan in plan.phases:
+        taps = np.ascontiguousarray(weight_t[:, :, rows][:, :, :, cols])
+        _run_phase(g4, taps, ph, pw, core_plan, grad, strides)
     return grad if zeros else _fold(_fold(grad, 3, w, pads[1], padding_mode), 2, h, pads[0],
                                     padding_mode)
 
 
-def _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads):
+def _run_phase(g4, taps, ph, pw, core_plan, grad, strides):
     """One (row phase, column phase) of grad_input, written into ``grad``."""
-    taps = np.ascontiguousarray(weight_t[:, :, list(ph.taps)][:, :, :, list(pw.taps)])
     source = g4[:, :, ph.crop:, pw.crop:]
     source = source if source.flags.c_contiguous else np.ascontiguousarray(source)
     target = grad[:, :, ph.start::strides[0], pw.start::strides[1]][:, :, :ph.count, :pw.count]
     out = target if target.flags.c_contiguous else np.empty(target.shape, grad.dtype)
-    plan = _api.core_plan(grad.dtype, source.shape, taps.shape, out.shape, (1, 1),
-                          (ph.dilation, pw.dilation), (ph.pad, pw.pad), "zeros", groups, threads)
-    _api.run_core(plan, source, taps, None, out)
+    _api.run_core(core_plan, source, taps, None, out)
     if out is not target:
         target[...] = out
 
