@@ -140,22 +140,37 @@ PIECE_BYTES = 256 * 1024
 MAX_PIECES = 64
 
 
+# Work items the thin weight gradient aims at: (output, input channel)
+# pairs times pieces of the batch, enough to share among any threads.
+THIN_ITEMS = 64
+
+
 def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups, threads):
     lanes = core.GRAD_WEIGHT_VECTOR_BYTES // g4.dtype.itemsize
-    if _takes_blocked(x4.shape[1] // groups, lanes):
+    if _takes_blocked(x4.shape[1] // groups, w_shape[0] // groups, lanes):
         return _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode,
                                     groups, threads, lanes)
-    return _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode,
-                                groups, threads)
+    return _grad_weight_thin(g4, x4, w_shape, strides, dilations, pads, padding_mode, threads)
 
 
-def _takes_blocked(c_group, lanes):
-    """The channels-blocked kernel where a group's input channels fill at
-    least half a vector; else (depthwise, few channels) the forward core
-    with batch and channels swapped, which wastes no lanes on them.
-    (Measured, float32 AVX2, one thread: blocked 3x faster with 16 and 64
-    channels per group, 5x slower with one.)"""
-    return 2 * c_group >= lanes
+def _takes_blocked(c_group, o_group, lanes):
+    """The channels-blocked kernel where a group's input channels fill a
+    vector and its output channels a block; else (depthwise, few channels)
+    one dot product per channel pair and tap, which wastes no lanes."""
+    return c_group >= lanes and o_group >= core.GRAD_WEIGHT_CO_BLOCK
+
+
+def _grad_weight_thin(g4, x4, w_shape, strides, dilations, pads, padding_mode, threads):
+    if padding_mode != "zeros":
+        x4 = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
+        pads = ((0, 0), (0, 0))
+    rows = g4.shape[0] * g4.shape[2]
+    pieces = min(rows, -(-THIN_ITEMS // (w_shape[0] * w_shape[1])))
+    rows_per_piece = -(-rows // pieces)
+    partial = np.empty((-(-rows // rows_per_piece),) + w_shape, g4.dtype)
+    core.conv_grad_weight_thin(x4, g4, partial, *strides, *dilations, pads[0][0], pads[1][0],
+                               rows_per_piece, threads)
+    return partial.sum(axis=0) if len(partial) > 1 else partial[0]  # pairwise: a fixed order
 
 
 def _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
