@@ -1,12 +1,11 @@
-"""Gradients of conv1d and conv2d, run on the forward core.
-
-Both gradients are themselves dilated convolutions, so they take the same
-compiled loops (no im2col, no BLAS, bitwise identical for any thread count):
+"""Gradients of conv1d and conv2d, on compiled loops (no im2col, no BLAS,
+bitwise identical for any thread count):
 
 * grad_weight[o, c, k] = sum_{n,t} g[n, o, t] * xpad[n, c, t*stride + k*dilation]
-  convolves the input, with batch and channels swapped, by grad_output as
-  the weight: the forward's stride becomes the dilation and its dilation the
-  stride, the output being the kernel's K taps.
+  is a reduction over batch and time in pieces whose partial sums are added
+  in a fixed order: blocked like a GEMM (channels in vectors, on blocked
+  copies of both operands) where a group has many channels, else one dot
+  product per channel pair and tap, on the input itself.
 * grad_input is the transposed convolution.  Split by the phase r of a
   padded position p = q*stride + r, it is an ordinary dilated convolution
   of grad_output with the transposed, flipped taps k whose k*dilation is r
@@ -173,40 +172,15 @@ def _grad_weight_thin(g4, x4, w_shape, strides, dilations, pads, padding_mode, t
     return partial.sum(axis=0) if len(partial) > 1 else partial[0]  # pairwise: a fixed order
 
 
-def _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
-                         threads):
-    """Input channels as the batch, (group, batch) as the channels, grad_output
-    as the (C_out, N, H_out, W_out) weight: out[c, o, kh, kw]."""
-    n, c_in, h, w = x4.shape
-    c_group = c_in // groups
-    x_swapped = np.ascontiguousarray(
-        x4.reshape(n, groups, c_group, h, w).transpose(2, 1, 0, 3, 4)).reshape(
-            c_group, groups * n, h, w)
-    g_swapped = np.ascontiguousarray(g4.transpose(1, 0, 2, 3))
-    out = np.empty((c_group, w_shape[0]) + w_shape[2:], g4.dtype)
-    plan = _api.core_plan(g4.dtype, x_swapped.shape, g_swapped.shape, out.shape, dilations,
-                          strides, (pads[0][0], pads[1][0]), padding_mode, groups, threads)
-    _api.run_core(plan, x_swapped, g_swapped, None, out)
-    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
-
-
-def _channel_blocks(array, groups, block, offset=(0, 0), extent=None):
+def _channel_blocks(array, groups, block, threads, offset=(0, 0), extent=None):
     """(N, C, H, W) as (N, H', groups, blocks, W', block): each group's
     channels in blocks of ``block``, zeros past C // groups; placed at
     ``offset`` in an extent (H', W') of zeros, cropped to it."""
     n, c = array.shape[:2]
     extent = array.shape[2:] if extent is None else extent
-    per_group, (top, left) = c // groups, offset
-    blocks = -(-per_group // block)
-    out = np.zeros((n, extent[0], groups, blocks, extent[1], block), array.dtype)
-    inside = array[:, :, :max(extent[0] - top, 0), :max(extent[1] - left, 0)]
-    h, w = inside.shape[2:]
-    inside = inside.reshape(n, groups, per_group, h, w)
-    if per_group % block:
-        inside = np.concatenate(
-            [inside, np.zeros((n, groups, blocks * block - per_group, h, w), array.dtype)], 2)
-    out[:, top:top + h, :, :, left:left + w] = inside.reshape(
-        n, groups, blocks, block, h, w).transpose(0, 4, 1, 2, 5, 3)
+    blocks = -(-c // groups // block)
+    out = np.empty((n, extent[0], groups, blocks, extent[1], block), array.dtype)
+    core.pack_channel_blocks(array, out, *offset, threads)
     return out
 
 
@@ -221,11 +195,11 @@ def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode
     reach = tuple((o - 1) * s + (k - 1) * d + 1
                   for o, s, d, k in zip((h_out, w_out), strides, dilations, (kh, kw)))
     if padding_mode == "zeros":
-        x_t = _channel_blocks(x4, groups, lanes, (pads[0][0], pads[1][0]), reach)
+        x_t = _channel_blocks(x4, groups, lanes, threads, (pads[0][0], pads[1][0]), reach)
     else:
         padded = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
-        x_t = _channel_blocks(padded[:, :, :reach[0], :reach[1]], groups, lanes)
-    g_t = _channel_blocks(g4, groups, block)
+        x_t = _channel_blocks(padded, groups, lanes, threads, extent=reach)
+    g_t = _channel_blocks(g4, groups, block, threads)
     bytes_per_point = g4.dtype.itemsize * groups * (c_pad * strides[1] + o_pad)
     points = max(PIECE_BYTES // bytes_per_point, -(-n * h_out * w_out // MAX_PIECES), 1)
     rows = max(points // w_out, 1)

@@ -91,6 +91,17 @@ def conv_grad_weight(
     num_threads: int,
 ) -> None: ...
 
+# The blocked copies of the weight gradient, in one pass:
+# out[n, y, g, b, x, l] = src[n, g * C // G + b * block + l, y - top, x - left],
+# zeros where that channel or point is not in src.
+def pack_channel_blocks(
+    src: _Floats,  # (N, C, H, W)
+    out: _Floats,  # OUT (N, H', G, blocks, W', block)
+    top: int,
+    left: int,
+    num_threads: int,
+) -> None: ...
+
 # The weight gradient of groups with few channels (_core_backward.pxi): one
 # dot product per (output channel, input channel, tap) over each piece of
 # rows_per_piece (n, th) rows, on the input with zero padding before it.

@@ -1,4 +1,6 @@
 # The weight gradient's reduction (included by _core.pyx).
+from libc.string cimport memset
+
 #
 #   grad_w[g, kh, kw, o, c] = sum over (n, th, tw) of
 #       g_t[n, th, tw, g, o] * x_t[n, th*sh + kh*dh, tw*sw + kw*dw, g, c]
@@ -304,3 +306,75 @@ def conv_grad_weight_thin(cnp.ndarray x,        # IN  (N, C_in, H_in, W_in)
         run_thin_grad_weight(<const double*> cnp.PyArray_DATA(x),
                              <const double*> cnp.PyArray_DATA(g),
                              <double*> cnp.PyArray_DATA(partial), &p, n_items, num_threads)
+
+
+cdef void pack_row(const floating* src, floating* out, Py_ssize_t n, Py_ssize_t y,
+                   const Py_ssize_t* s) noexcept nogil:
+    """Row (n, y) of the blocked copy: every group's channel blocks, the
+    input's points placed at left, zeros elsewhere (see pack_channel_blocks)."""
+    cdef Py_ssize_t c_in = s[0], h_in = s[1], w_in = s[2], groups = s[3], blocks = s[4]
+    cdef Py_ssize_t w_out = s[5], block = s[6], top = s[7], left = s[8], h_out = s[9]
+    cdef Py_ssize_t c_group = c_in // groups
+    cdef Py_ssize_t src_y = y - top
+    cdef Py_ssize_t first = min(left, w_out), last = min(left + w_in, w_out)
+    cdef Py_ssize_t panel = w_out * block
+    cdef floating* row = out + (n * h_out + y) * groups * blocks * panel
+    cdef const floating* line
+    cdef floating* dest
+    cdef Py_ssize_t grp, b, lane, c, t
+    if src_y < 0 or src_y >= h_in or last <= first:
+        memset(row, 0, groups * blocks * panel * sizeof(floating))
+        return
+    for grp in range(groups):
+        for b in range(blocks):
+            dest = row + (grp * blocks + b) * panel
+            memset(dest, 0, first * block * sizeof(floating))
+            memset(dest + last * block, 0, (w_out - last) * block * sizeof(floating))
+            for lane in range(block):
+                c = b * block + lane
+                if c >= c_group:
+                    for t in range(first, last):
+                        dest[t * block + lane] = 0
+                    continue
+                line = src + ((n * c_in + grp * c_group + c) * h_in + src_y) * w_in - left
+                for t in range(first, last):
+                    dest[t * block + lane] = line[t]
+
+
+def pack_channel_blocks(cnp.ndarray src,  # IN  (N, C, H, W)
+                        cnp.ndarray out,  # OUT (N, H', G, blocks, W', block)
+                        Py_ssize_t top, Py_ssize_t left, int num_threads):
+    """out[n, y, g, b, x, l] = src[n, g * C // G + b * block + l, y - top, x - left]
+    where that channel is in the group and that point in src, else 0: the
+    blocked copies of the weight gradient, in one pass."""
+    cdef int dtype = cnp.PyArray_TYPE(src)
+    cdef cnp.ndarray array
+    for array in (src, out):
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+                or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
+            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+    if (src.ndim != 4 or out.ndim != 6 or out.shape[0] != src.shape[0] or out.shape[2] < 1
+            or src.shape[1] % out.shape[2] or out.shape[3] * out.shape[5] < src.shape[1] // out.shape[2]
+            or top < 0 or left < 0):
+        raise ValueError("fastdilate core: operand shapes do not agree")
+    cdef Py_ssize_t s[10]
+    s[0], s[1], s[2], s[3], s[4] = src.shape[1], src.shape[2], src.shape[3], out.shape[2], out.shape[3]
+    s[5], s[6], s[7], s[8], s[9] = out.shape[4], out.shape[5], top, left, out.shape[1]
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1], row
+    cdef bint use_threads = num_threads > 1 and rows > 1 and not fd_in_forked_child()
+    cdef const void* source = cnp.PyArray_DATA(src)
+    cdef void* dest = cnp.PyArray_DATA(out)
+    if use_threads:
+        with nogil, parallel(num_threads=num_threads):
+            for row in prange(rows, schedule="static"):
+                if dtype == cnp.NPY_FLOAT32:
+                    pack_row(<const float*> source, <float*> dest, row // s[9], row % s[9], s)
+                else:
+                    pack_row(<const double*> source, <double*> dest, row // s[9], row % s[9], s)
+    else:
+        with nogil:
+            for row in range(rows):
+                if dtype == cnp.NPY_FLOAT32:
+                    pack_row(<const float*> source, <float*> dest, row // s[9], row % s[9], s)
+                else:
+                    pack_row(<const double*> source, <double*> dest, row // s[9], row % s[9], s)
