@@ -1,11 +1,14 @@
 """Forward + backward of fastdilate.torch against plain PyTorch.
 
-    python bench/bench_backward.py [--threads 1,2] [--sweep 100] [--sweep-part I/N] [--rounds 5] [--quick]
-                                   [--json results.json]
+    python bench/bench_backward.py [--threads 1,2] [--cases NAME,...|none] [--sweep 100]
+                                   [--sweep-part I/N] [--rounds 5] [--quick] [--no-tcn]
+                                   [--no-overhead] [--json results.json]
 
-Three parts, each at every thread count (torch.set_num_threads, which
+Four parts, each at every thread count (torch.set_num_threads, which
 fastdilate.torch follows):
 
+* the per-call overhead: a tiny conv1d (1 x 1 x 16, kernel 3), 2000 calls,
+  forward alone and forward + backward, against F.conv1d;
 * the named cases (the shapes of ``fastdilate bench``'s cases, in their
   dtypes, plus float64 and depthwise variants): conv forward, then
   backward to input, weight and bias;

@@ -11,8 +11,8 @@ from libc.string cimport memset
 # o % CO_BLOCK], channels padded with zeros to whole blocks.  Each term is
 # one outer product of CO_BLOCK grad_output values (broadcast) and a run of
 # input-channel vectors: the forward's register blocks, with channels where
-# the forward has time, every vector of a run streaming along x.  The long (n, th, tw) sum is cut into
-# pieces (rows_per_piece whole rows, or piece_len points of one row), sized
+# the forward has time, every vector of a run streaming along x.  The long
+# (n, th, tw) sum is cut into pieces (rows_per_piece whole rows, or piece_len points of one row), sized
 # by the shapes alone, whose partial sums are stored apart; the caller adds
 # the pieces in their order, so the result does not depend on the thread
 # count.
@@ -111,8 +111,9 @@ def conv_grad_weight(cnp.ndarray x,        # IN  (N, H_in, G, C_pad / lanes, W_i
                      Py_ssize_t rows_per_piece, Py_ssize_t piece_len, int num_threads):
     """Partial sums of the weight gradient, one per piece: rows_per_piece
     (n, th) rows of piece_len output points, or piece_len points of one
-    row; see the comment at the top of _core_backward.pxi.  C_pad is a whole number of vectors, O_pad of
-    GRAD_WEIGHT_CO_BLOCK; x holds every point the taps read."""
+    row; see the comment at the top of _core_backward.pxi.  C_pad is a
+    whole number of vectors, O_pad of GRAD_WEIGHT_CO_BLOCK; x holds every
+    point the taps read."""
     cdef int dtype = cnp.PyArray_TYPE(partial)
     cdef cnp.ndarray array
     for array in (x, g, partial):
@@ -308,37 +309,47 @@ def conv_grad_weight_thin(cnp.ndarray x,        # IN  (N, C_in, H_in, W_in)
                              <double*> cnp.PyArray_DATA(partial), &p, n_items, num_threads)
 
 
+cdef struct BlockCopy:
+    Py_ssize_t c_in, h_in, w_in, groups, blocks, h_out, w_out, block, top, left
+
+
 cdef void pack_row(const floating* src, floating* out, Py_ssize_t n, Py_ssize_t y,
-                   const Py_ssize_t* s) noexcept nogil:
+                   const BlockCopy* p) noexcept nogil:
     """Row (n, y) of the blocked copy: every group's channel blocks, the
     input's points placed at left, zeros elsewhere (see pack_channel_blocks)."""
-    cdef Py_ssize_t c_in = s[0], h_in = s[1], w_in = s[2], groups = s[3], blocks = s[4]
-    cdef Py_ssize_t w_out = s[5], block = s[6], top = s[7], left = s[8], h_out = s[9]
-    cdef Py_ssize_t c_group = c_in // groups
-    cdef Py_ssize_t src_y = y - top
-    cdef Py_ssize_t first = min(left, w_out), last = min(left + w_in, w_out)
-    cdef Py_ssize_t panel = w_out * block
-    cdef floating* row = out + (n * h_out + y) * groups * blocks * panel
+    cdef Py_ssize_t c_group = p.c_in // p.groups, block = p.block
+    cdef Py_ssize_t src_y = y - p.top
+    cdef Py_ssize_t first = min(p.left, p.w_out), last = min(p.left + p.w_in, p.w_out)
+    cdef Py_ssize_t panel = p.w_out * block
+    cdef floating* row = out + (n * p.h_out + y) * p.groups * p.blocks * panel
     cdef const floating* line
     cdef floating* dest
     cdef Py_ssize_t grp, b, lane, c, t
-    if src_y < 0 or src_y >= h_in or last <= first:
-        memset(row, 0, groups * blocks * panel * sizeof(floating))
+    if src_y < 0 or src_y >= p.h_in or last <= first:
+        memset(row, 0, p.groups * p.blocks * panel * sizeof(floating))
         return
-    for grp in range(groups):
-        for b in range(blocks):
-            dest = row + (grp * blocks + b) * panel
+    for grp in range(p.groups):
+        for b in range(p.blocks):
+            dest = row + (grp * p.blocks + b) * panel
             memset(dest, 0, first * block * sizeof(floating))
-            memset(dest + last * block, 0, (w_out - last) * block * sizeof(floating))
+            memset(dest + last * block, 0, (p.w_out - last) * block * sizeof(floating))
             for lane in range(block):
                 c = b * block + lane
                 if c >= c_group:
                     for t in range(first, last):
                         dest[t * block + lane] = 0
                     continue
-                line = src + ((n * c_in + grp * c_group + c) * h_in + src_y) * w_in - left
+                line = src + ((n * p.c_in + grp * c_group + c) * p.h_in + src_y) * p.w_in - p.left
                 for t in range(first, last):
                     dest[t * block + lane] = line[t]
+
+
+cdef inline void pack_any_row(const void* src, void* out, bint single, Py_ssize_t row,
+                              const BlockCopy* p) noexcept nogil:
+    if single:
+        pack_row(<const float*> src, <float*> out, row // p.h_out, row % p.h_out, p)
+    else:
+        pack_row(<const double*> src, <double*> out, row // p.h_out, row % p.h_out, p)
 
 
 def pack_channel_blocks(cnp.ndarray src,  # IN  (N, C, H, W)
@@ -354,27 +365,22 @@ def pack_channel_blocks(cnp.ndarray src,  # IN  (N, C, H, W)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
             raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
     if (src.ndim != 4 or out.ndim != 6 or out.shape[0] != src.shape[0] or out.shape[2] < 1
-            or src.shape[1] % out.shape[2] or out.shape[3] * out.shape[5] < src.shape[1] // out.shape[2]
-            or top < 0 or left < 0):
+            or src.shape[1] % out.shape[2]
+            or out.shape[3] * out.shape[5] < src.shape[1] // out.shape[2] or top < 0 or left < 0):
         raise ValueError("fastdilate core: operand shapes do not agree")
-    cdef Py_ssize_t s[10]
-    s[0], s[1], s[2], s[3], s[4] = src.shape[1], src.shape[2], src.shape[3], out.shape[2], out.shape[3]
-    s[5], s[6], s[7], s[8], s[9] = out.shape[4], out.shape[5], top, left, out.shape[1]
-    cdef Py_ssize_t rows = out.shape[0] * out.shape[1], row
+    cdef BlockCopy p
+    p.c_in, p.h_in, p.w_in = src.shape[1], src.shape[2], src.shape[3]
+    p.h_out, p.groups, p.blocks = out.shape[1], out.shape[2], out.shape[3]
+    p.w_out, p.block, p.top, p.left = out.shape[4], out.shape[5], top, left
+    cdef Py_ssize_t rows = out.shape[0] * p.h_out, row
     cdef bint use_threads = num_threads > 1 and rows > 1 and not fd_in_forked_child()
     cdef const void* source = cnp.PyArray_DATA(src)
     cdef void* dest = cnp.PyArray_DATA(out)
     if use_threads:
         with nogil, parallel(num_threads=num_threads):
             for row in prange(rows, schedule="static"):
-                if dtype == cnp.NPY_FLOAT32:
-                    pack_row(<const float*> source, <float*> dest, row // s[9], row % s[9], s)
-                else:
-                    pack_row(<const double*> source, <double*> dest, row // s[9], row % s[9], s)
+                pack_any_row(source, dest, dtype == cnp.NPY_FLOAT32, row, &p)
     else:
         with nogil:
             for row in range(rows):
-                if dtype == cnp.NPY_FLOAT32:
-                    pack_row(<const float*> source, <float*> dest, row // s[9], row % s[9], s)
-                else:
-                    pack_row(<const double*> source, <double*> dest, row // s[9], row % s[9], s)
+                pack_any_row(source, dest, dtype == cnp.NPY_FLOAT32, row, &p)
