@@ -1,11 +1,14 @@
 """Forward + backward of fastdilate.torch against plain PyTorch.
 
-    python bench/bench_backward.py [--threads 1,2] [--sweep 100] [--rounds 5] [--quick]
-                                   [--json results.json]
+    python bench/bench_backward.py [--threads 1,2] [--cases NAME,...|none] [--sweep 100]
+                                   [--sweep-part I/N] [--rounds 5] [--quick] [--no-tcn]
+                                   [--no-overhead] [--json results.json]
 
-Three parts, each at every thread count (torch.set_num_threads, which
+Four parts, each at every thread count (torch.set_num_threads, which
 fastdilate.torch follows):
 
+* the per-call overhead: a tiny conv1d (1 x 1 x 16, kernel 3), 2000 calls,
+  forward alone and forward + backward, against F.conv1d;
 * the named cases (the shapes of ``fastdilate bench``'s cases, in their
   dtypes, plus float64 and depthwise variants): conv forward, then
   backward to input, weight and bias;
@@ -190,6 +193,36 @@ def tcn_step_times(rounds, dtype=torch.float32, batch=16, length=4096, channels=
     return timed["fastdilate"], timed["pytorch"]
 
 
+def overhead_times(rounds, calls=2000, length=16):
+    """Microseconds per call on a tiny input (1 x 1 x length, kernel 3): the
+    forward without autograd, and forward + backward with it."""
+    x = torch.randn(1, 1, length)
+    w, b = torch.randn(1, 1, 3), torch.randn(1)
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+
+    def repeat(call):
+        def run():
+            for _ in range(calls):
+                call()
+        return run
+
+    def train(conv):
+        def step():
+            conv(*leaves).sum().backward()
+        return step
+
+    results = {}
+    for part, fast, plain in (
+            ("forward", lambda: ft.conv1d(x, w, b, dilation=2),
+             lambda: F.conv1d(x, w, b, dilation=2)),
+            ("forward+backward", train(lambda *a: ft.conv1d(*a, dilation=2)),
+             train(lambda *a: F.conv1d(*a, dilation=2)))):
+        with torch.no_grad() if part == "forward" else torch.enable_grad():
+            timed = interleaved({"fastdilate": repeat(fast), "pytorch": repeat(plain)}, rounds)
+        results[part] = {name: t / calls * 1e6 for name, t in timed.items()}
+    return results
+
+
 def geomean(values):
     return math.exp(sum(map(math.log, values)) / len(values))
 
@@ -202,17 +235,29 @@ def main(argv=None):
     parser.add_argument("--sweep-pause", type=float, default=0.05)
     parser.add_argument("--quick", action="store_true", help="3 rounds, 20 shapes, no TCN")
     parser.add_argument("--no-tcn", action="store_true")
+    parser.add_argument("--cases", metavar="NAME,...", default=None,
+                        help="named cases to time (default: all; 'none': none)")
+    parser.add_argument("--no-overhead", action="store_true")
+    parser.add_argument("--sweep-part", metavar="I/N", default=None,
+                        help="time only part I (1-based) of N of the sweep")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.sweep, args.no_tcn = 3, min(args.sweep, 20), True
     threads = [int(t) for t in args.threads.split(",")]
-    results = {"threads": threads, "named": [], "sweep": [], "tcn": []}
-    named = {name: Problem(*spec) for name, spec in NAMED.items()}
-    sweep = sweep_problems(args.sweep)
+    results = {"threads": threads, "named": [], "sweep": [], "tcn": [], "overhead": []}
+    chosen = NAMED if args.cases is None else [] if args.cases == "none" else args.cases.split(",")
+    named = {name: Problem(*NAMED[name]) for name in chosen}
+    sweep = sweep_part(sweep_problems(args.sweep), args.sweep_part)
     for count in threads:
         torch.set_num_threads(count)
         print(f"\n== {count} thread(s); forward + backward, ms (median of {args.rounds})")
+        if not args.no_overhead:
+            for part, times in overhead_times(args.rounds).items():
+                results["overhead"].append(dict(part=part, threads=count, **times))
+                print(f"tiny conv1d {part}: {times['fastdilate']:.1f} us vs "
+                      f"{times['pytorch']:.1f} us per call: "
+                      f"{times['fastdilate'] / times['pytorch']:.2f}x F.conv1d's", flush=True)
         for name, problem in named.items():
             fast, plain = time_problem(problem, args.rounds)
             results["named"].append(dict(name=name, threads=count, fastdilate=fast,
@@ -244,6 +289,14 @@ def main(argv=None):
             json.dump(results, file, indent=1)
 
 
+def sweep_part(problems, part):
+    """Part I of N ("I/N") of the sweep's problems, or all of them."""
+    if part is None:
+        return problems
+    index, count = map(int, part.split("/"))
+    return problems[index - 1::count]
+
+
 def report_bars(results):
     print("\n== bars (issue 11)")
     named = results["named"]
@@ -257,6 +310,9 @@ def report_bars(results):
         ratios = [ratio(r) for r in results["sweep"]]
         share = sum(r >= 1 for r in ratios) / len(ratios)
         print(f"sweep >= 1.0x: {share:.0%} (bar 90%); geomean {geomean(ratios):.2f}x (bar 1.5x)")
+    for r in results["overhead"]:
+        print(f"tiny conv1d {r['part']} @{r['threads']}: "
+              f"{r['fastdilate'] / r['pytorch']:.2f}x F.conv1d's time (bar 2x)")
     for r in results["tcn"]:
         print(f"TCN step {r['dtype']} @{r['threads']}: {ratio(r):.2f}x (bar 1.3x)")
 

@@ -234,8 +234,8 @@ def test_adjoint_identities_2d(problem):
 
 @st.composite
 def wide_problems(draw):
-    """2-D problems for the blocked weight-gradient kernel, channels per group
-    from one to over three vectors, with a thread count and a piece size."""
+    """2-D problems for both weight-gradient kernels, channels per group from
+    one to over three vectors, with a thread count and a piece size."""
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     lanes = core.GRAD_WEIGHT_VECTOR_BYTES // np.dtype(dtype).itemsize
     groups = draw(st.integers(1, 2))
@@ -255,22 +255,26 @@ def wide_problems(draw):
     except ValueError:
         assume(False)
     piece_bytes = draw(st.sampled_from([1, 4096, _backward.PIECE_BYTES]))
-    return random_array(rng, y.shape, dtype), x, w, kwargs, draw(st.integers(1, 3)), piece_bytes
+    thin_items = draw(st.sampled_from([1, 7, _backward.THIN_ITEMS, 10**6]))
+    return (random_array(rng, y.shape, dtype), x, w, kwargs, draw(st.integers(1, 3)),
+            piece_bytes, thin_items)
 
 
 @sweep(60)
 @given(wide_problems())
-def test_blocked_weight_gradient_matches_the_batch_swapped_one(problem):
-    g, x, w, kwargs, threads, piece_bytes = problem
+def test_blocked_weight_gradient_matches_the_thin_one(problem):
+    g, x, w, kwargs, threads, piece_bytes, thin_items = problem
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_backward, "PIECE_BYTES", piece_bytes)
-        patch.setattr(_backward, "_takes_blocked", lambda c_group, lanes: True)
+        patch.setattr(_backward, "THIN_ITEMS", thin_items)
+        patch.setattr(_backward, "_takes_blocked", lambda c_group, o_group, lanes: True)
         blocked = fd.conv2d_backward(g, x, w, num_threads=threads, **kwargs)[1]
-        patch.setattr(_backward, "_takes_blocked", lambda c_group, lanes: False)
+        patch.setattr(_backward, "_takes_blocked", lambda c_group, o_group, lanes: False)
         patch.setattr(_backward, "_grad_weight_blocked", None)  # must not be reached
-        swapped = fd.conv2d_backward(g, x, w, num_threads=threads, **kwargs)[1]
+        thin = fd.conv2d_backward(g, x, w, num_threads=threads, **kwargs)[1]
+        assert_bitwise_equal(thin, fd.conv2d_backward(g, x, w, num_threads=1, **kwargs)[1])
     bound = fd.conv2d_backward(np.abs(g), np.abs(x), np.abs(w), **kwargs)[1]
-    assert np.all(np.abs(blocked - swapped) <= 2 * TOLERANCE[g.dtype] * bound)
+    assert np.all(np.abs(blocked - thin) <= 2 * TOLERANCE[g.dtype] * bound)
 
 
 # ------------------------------------------------------------ the results

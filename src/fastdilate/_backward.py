@@ -1,12 +1,11 @@
-"""Gradients of conv1d and conv2d, run on the forward core.
-
-Both gradients are themselves dilated convolutions, so they take the same
-compiled loops (no im2col, no BLAS, bitwise identical for any thread count):
+"""Gradients of conv1d and conv2d, on compiled loops (no im2col, no BLAS,
+bitwise identical for any thread count):
 
 * grad_weight[o, c, k] = sum_{n,t} g[n, o, t] * xpad[n, c, t*stride + k*dilation]
-  convolves the input, with batch and channels swapped, by grad_output as
-  the weight: the forward's stride becomes the dilation and its dilation the
-  stride, the output being the kernel's K taps.
+  is a reduction over batch and time in pieces whose partial sums are added
+  in a fixed order: blocked like a GEMM (channels in vectors, on blocked
+  copies of both operands) where a group has many channels, else one dot
+  product per channel pair and tap, on the input itself.
 * grad_input is the transposed convolution.  Split by the phase r of a
   padded position p = q*stride + r, it is an ordinary dilated convolution
   of grad_output with the transposed, flipped taps k whose k*dilation is r
@@ -69,37 +68,63 @@ def _flatten_output_mask(output_mask):
     if len(mask) != 3 or not all(isinstance(m, (bool, np.bool_)) for m in mask):
         raise TypeError(f"output_mask must be three booleans (grad_input, grad_weight, "
                         f"grad_bias), got {output_mask!r}")
-    return mask
+    return tuple(map(bool, mask))
 
 
-def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, dilation, groups,
-              padding_mode, output_mask, num_threads):
-    g, x, w = (_api.as_array(n, v) for n, v in
-               (("grad_output", grad_output), ("input", input), ("weight", weight)))
-    geometry = check_conv(name, spatial_dims, x.shape, w.shape, None, stride, padding, dilation,
-                          groups, padding_mode)
-    if g.shape != geometry.result_shape:
+class _Plan(NamedTuple):
+    """Everything a backward call's shapes and arguments decide, checked once."""
+    dtype: np.dtype
+    shapes: tuple       # grad_output, input, weight as the core sees them (2-D)
+    args: tuple         # strides, dilations, pads, padding_mode, groups, threads (2-D)
+    mask: tuple
+    phases: tuple       # grad_input's (row phase, column phase) pairs and their core plans
+
+
+def _make_plan(name, spatial_dims, g_shape, g_dtype, x_shape, x_dtype, w_shape, w_dtype,
+               stride, padding, dilation, groups, padding_mode, mask, threads):
+    _api.check_real("grad_output", g_dtype)
+    geometry, _ = _api.check_call(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, None,
+                                  stride, padding, dilation, groups, padding_mode)
+    if g_shape != geometry.result_shape:
         raise ValueError(f"{name}_backward: grad_output must have the forward's output shape "
-                         f"{geometry.result_shape}, got {g.shape}")
-    mask = _flatten_output_mask(output_mask)
-    threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
-    dtype = _api.result_dtype(g.dtype, x.dtype, w.dtype)
+                         f"{geometry.result_shape}, got {g_shape}")
+    dtype = _api.result_dtype(g_dtype, x_dtype, w_dtype)
     lift = (lambda shape: shape[:2] + (1,) + shape[2:]) if spatial_dims == 1 else (lambda s: s)
-    g4 = np.ascontiguousarray(g, dtype).reshape(lift(geometry.out_shape))
-    x4 = np.ascontiguousarray(x, dtype).reshape(lift(geometry.batch_shape))
-    w4 = np.ascontiguousarray(w, dtype).reshape(lift(geometry.weight_shape))
+    shapes = tuple(map(lift, (geometry.out_shape, geometry.batch_shape, geometry.weight_shape)))
     strides, dilations, pads = geometry.strides, geometry.dilations, geometry.pads
     if spatial_dims == 1:  # 1-D runs as 2-D with height 1
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     args = (strides, dilations, pads, geometry.padding_mode, geometry.groups, threads)
-    empty = g4.shape[0] == 0
+    phases = _input_phases(dtype, *shapes, *args) if mask[0] and shapes[0][0] else ()
+    return _Plan(dtype, shapes, args, mask, phases)
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_make_plan)
+
+
+def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, dilation, groups,
+              padding_mode, output_mask, num_threads):
+    g, x, w = (v if type(v) is np.ndarray else _api.as_array(n, v) for n, v in
+               (("grad_output", grad_output), ("input", input), ("weight", weight)))
+    mask = _flatten_output_mask(output_mask)
+    threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
+    call = (name, spatial_dims, g.shape, g.dtype, x.shape, x.dtype, w.shape, w.dtype,
+            stride, padding, dilation, groups, padding_mode, mask, threads)
+    if all(map(_api._plain, (stride, padding, dilation, groups))):
+        plan = _cached_plan(*call)
+    else:  # lists, floats, NumPy scalars...: checked afresh every time
+        plan = _make_plan(*call)
+    dtype, (g_shape, x_shape, w_shape) = plan.dtype, plan.shapes
+    g4 = np.ascontiguousarray(g, dtype).reshape(g_shape)
+    empty = g_shape[0] == 0
     grad_input = grad_weight = grad_bias = None
     if mask[0]:
-        grad_input = (np.zeros(x4.shape, dtype) if empty else _grad_input(g4, x4.shape, w4, *args))
-        grad_input = grad_input.reshape(x.shape)
+        grad_input = (np.zeros(x_shape, dtype) if empty else
+                      _grad_input(g4, x_shape, w, plan)).reshape(x.shape)
     if mask[1]:
-        grad_weight = (np.zeros(w4.shape, dtype) if empty else _grad_weight(g4, x4, w4.shape, *args))
-        grad_weight = grad_weight.reshape(w.shape)
+        x4 = np.ascontiguousarray(x, dtype).reshape(x_shape)
+        grad_weight = (np.zeros(w_shape, dtype) if empty else
+                       _grad_weight(g4, x4, w_shape, *plan.args)).reshape(w.shape)
     if mask[2]:
         grad_bias = g4.sum(axis=(0, 2, 3))  # NumPy's pairwise sum: a fixed order
     return grad_input, grad_weight, grad_bias
@@ -114,58 +139,48 @@ PIECE_BYTES = 256 * 1024
 MAX_PIECES = 64
 
 
+# Work items the thin weight gradient aims at: (output, input channel)
+# pairs times pieces of the batch, enough to share among any threads.
+THIN_ITEMS = 64
+
+
 def _grad_weight(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups, threads):
     lanes = core.GRAD_WEIGHT_VECTOR_BYTES // g4.dtype.itemsize
-    if _takes_blocked(x4.shape[1] // groups, lanes):
+    if _takes_blocked(x4.shape[1] // groups, w_shape[0] // groups, lanes):
         return _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode,
                                     groups, threads, lanes)
-    return _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode,
-                                groups, threads)
+    return _grad_weight_thin(g4, x4, w_shape, strides, dilations, pads, padding_mode, threads)
 
 
-def _takes_blocked(c_group, lanes):
-    """The channels-blocked kernel where a group's input channels fill at
-    least half a vector; else (depthwise, few channels) the forward core
-    with batch and channels swapped, which wastes no lanes on them.
-    (Measured, float32 AVX2, one thread: blocked 3x faster with 16 and 64
-    channels per group, 5x slower with one.)"""
-    return 2 * c_group >= lanes
+def _takes_blocked(c_group, o_group, lanes):
+    """The channels-blocked kernel where a group's input channels fill a
+    vector and its output channels a block; else (depthwise, few channels)
+    one dot product per channel pair and tap, which wastes no lanes."""
+    return c_group >= lanes and o_group >= core.GRAD_WEIGHT_CO_BLOCK
 
 
-def _grad_weight_swapped(g4, x4, w_shape, strides, dilations, pads, padding_mode, groups,
-                         threads):
-    """Input channels as the batch, (group, batch) as the channels, grad_output
-    as the (C_out, N, H_out, W_out) weight: out[c, o, kh, kw]."""
-    n, c_in, h, w = x4.shape
-    c_group = c_in // groups
-    x_swapped = np.ascontiguousarray(
-        x4.reshape(n, groups, c_group, h, w).transpose(2, 1, 0, 3, 4)).reshape(
-            c_group, groups * n, h, w)
-    g_swapped = np.ascontiguousarray(g4.transpose(1, 0, 2, 3))
-    out = np.empty((c_group, w_shape[0]) + w_shape[2:], g4.dtype)
-    plan = _api.core_plan(g4.dtype, x_swapped.shape, g_swapped.shape, out.shape, dilations,
-                          strides, (pads[0][0], pads[1][0]), padding_mode, groups, threads)
-    _api.run_core(plan, x_swapped, g_swapped, None, out)
-    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
+def _grad_weight_thin(g4, x4, w_shape, strides, dilations, pads, padding_mode, threads):
+    if padding_mode != "zeros":
+        x4 = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
+        pads = ((0, 0), (0, 0))
+    rows = g4.shape[0] * g4.shape[2]
+    pieces = min(rows, -(-THIN_ITEMS // (w_shape[0] * w_shape[1])))
+    rows_per_piece = -(-rows // pieces)
+    partial = np.empty((-(-rows // rows_per_piece),) + w_shape, g4.dtype)
+    core.conv_grad_weight_thin(x4, g4, partial, *strides, *dilations, pads[0][0], pads[1][0],
+                               rows_per_piece, threads)
+    return partial.sum(axis=0) if len(partial) > 1 else partial[0]  # pairwise: a fixed order
 
 
-def _channel_blocks(array, groups, block, offset=(0, 0), extent=None):
+def _channel_blocks(array, groups, block, threads, offset=(0, 0), extent=None):
     """(N, C, H, W) as (N, H', groups, blocks, W', block): each group's
     channels in blocks of ``block``, zeros past C // groups; placed at
     ``offset`` in an extent (H', W') of zeros, cropped to it."""
     n, c = array.shape[:2]
     extent = array.shape[2:] if extent is None else extent
-    per_group, (top, left) = c // groups, offset
-    blocks = -(-per_group // block)
-    out = np.zeros((n, extent[0], groups, blocks, extent[1], block), array.dtype)
-    inside = array[:, :, :max(extent[0] - top, 0), :max(extent[1] - left, 0)]
-    h, w = inside.shape[2:]
-    inside = inside.reshape(n, groups, per_group, h, w)
-    if per_group % block:
-        inside = np.concatenate(
-            [inside, np.zeros((n, groups, blocks * block - per_group, h, w), array.dtype)], 2)
-    out[:, top:top + h, :, :, left:left + w] = inside.reshape(
-        n, groups, blocks, block, h, w).transpose(0, 4, 1, 2, 5, 3)
+    blocks = -(-c // groups // block)
+    out = np.empty((n, extent[0], groups, blocks, extent[1], block), array.dtype)
+    core.pack_channel_blocks(array, out, *offset, threads)
     return out
 
 
@@ -180,11 +195,11 @@ def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode
     reach = tuple((o - 1) * s + (k - 1) * d + 1
                   for o, s, d, k in zip((h_out, w_out), strides, dilations, (kh, kw)))
     if padding_mode == "zeros":
-        x_t = _channel_blocks(x4, groups, lanes, (pads[0][0], pads[1][0]), reach)
+        x_t = _channel_blocks(x4, groups, lanes, threads, (pads[0][0], pads[1][0]), reach)
     else:
         padded = np.pad(x4, ((0, 0), (0, 0)) + pads, mode=_NUMPY_PAD_MODES[padding_mode])
-        x_t = _channel_blocks(padded[:, :, :reach[0], :reach[1]], groups, lanes)
-    g_t = _channel_blocks(g4, groups, block)
+        x_t = _channel_blocks(padded, groups, lanes, threads, extent=reach)
+    g_t = _channel_blocks(g4, groups, block, threads)
     bytes_per_point = g4.dtype.itemsize * groups * (c_pad * strides[1] + o_pad)
     points = max(PIECE_BYTES // bytes_per_point, -(-n * h_out * w_out // MAX_PIECES), 1)
     rows = max(points // w_out, 1)
@@ -199,35 +214,56 @@ def _grad_weight_blocked(g4, x4, w_shape, strides, dilations, pads, padding_mode
                                 ).reshape(w_shape)
 
 
-def _grad_input(g4, x_shape, w4, strides, dilations, pads, padding_mode, groups, threads):
+def _input_phases(dtype, g_shape, x_shape, w_shape, strides, dilations, pads, padding_mode,
+                  groups, threads):
+    """grad_input's (row phase, column phase) pairs, each with the core plan
+    that runs it; none where no tap reaches."""
     zeros = padding_mode == "zeros"
-    (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, w4.shape
     by_axis = [_axis_phases(size, pad, k, s, d, o, zeros) for size, pad, k, s, d, o in
-               zip((h, w), pads, (kh, kw), strides, dilations, g4.shape[2:])]
-    extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
-    grad = (np.empty if strides == (1, 1) else np.zeros)((n, c_in) + extent, g4.dtype)
-    # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
-    weight_t = w4.reshape(groups, c_out // groups, c_group, kh, kw).transpose(0, 2, 1, 3, 4)
-    weight_t = weight_t.reshape(c_in, c_out // groups, kh, kw)
+               zip(x_shape[2:], pads, w_shape[2:], strides, dilations, g_shape[2:])]
+    phases = []
     for ph in by_axis[0]:
         for pw in by_axis[1]:
-            _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads)
-    if not by_axis[0] or not by_axis[1]:  # no tap reaches: grad is all zeros
-        grad[...] = 0
+            source = g_shape[:2] + (g_shape[2] - ph.crop, g_shape[3] - pw.crop)
+            taps = (x_shape[1], w_shape[0] // groups, len(ph.taps), len(pw.taps))
+            target = x_shape[:2] + (ph.count, pw.count)
+            phases.append((_tap_index(ph.taps, w_shape[2]), _tap_index(pw.taps, w_shape[3]),
+                           ph, pw, _api.core_plan(
+                dtype, source, taps, target, (1, 1), (ph.dilation, pw.dilation),
+                (ph.pad, pw.pad), "zeros", groups, threads)))
+    return tuple(phases)
+
+
+def _tap_index(taps, kernel):
+    """An index of the flipped taps along one axis: a reversing slice where
+    they are all of them (a view, no gather)."""
+    return slice(None, None, -1) if taps == tuple(range(kernel - 1, -1, -1)) else list(taps)
+
+
+def _grad_input(g4, x_shape, weight, plan):
+    strides, _, pads, padding_mode, groups, _ = plan.args
+    zeros = padding_mode == "zeros"
+    (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, plan.shapes[2]
+    extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
+    one_phase = len(plan.phases) == 1 and strides == (1, 1)
+    grad = (np.empty if one_phase else np.zeros)((n, c_in) + extent, g4.dtype)
+    # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
+    weight_t = np.asarray(weight, plan.dtype).reshape(groups, c_out // groups, c_group, kh, kw)
+    weight_t = weight_t.transpose(0, 2, 1, 3, 4).reshape(c_in, c_out // groups, kh, kw)
+    for rows, cols, ph, pw, core_plan in plan.phases:
+        taps = np.ascontiguousarray(weight_t[:, :, rows][:, :, :, cols])
+        _run_phase(g4, taps, ph, pw, core_plan, grad, strides)
     return grad if zeros else _fold(_fold(grad, 3, w, pads[1], padding_mode), 2, h, pads[0],
                                     padding_mode)
 
 
-def _run_phase(g4, weight_t, ph, pw, grad, strides, groups, threads):
+def _run_phase(g4, taps, ph, pw, core_plan, grad, strides):
     """One (row phase, column phase) of grad_input, written into ``grad``."""
-    taps = np.ascontiguousarray(weight_t[:, :, list(ph.taps)][:, :, :, list(pw.taps)])
     source = g4[:, :, ph.crop:, pw.crop:]
     source = source if source.flags.c_contiguous else np.ascontiguousarray(source)
     target = grad[:, :, ph.start::strides[0], pw.start::strides[1]][:, :, :ph.count, :pw.count]
     out = target if target.flags.c_contiguous else np.empty(target.shape, grad.dtype)
-    plan = _api.core_plan(grad.dtype, source.shape, taps.shape, out.shape, (1, 1),
-                          (ph.dilation, pw.dilation), (ph.pad, pw.pad), "zeros", groups, threads)
-    _api.run_core(plan, source, taps, None, out)
+    _api.run_core(core_plan, source, taps, None, out)
     if out is not target:
         target[...] = out
 

@@ -91,6 +91,34 @@ def conv_grad_weight(
     num_threads: int,
 ) -> None: ...
 
+# The blocked copies of the weight gradient, in one pass:
+# out[n, y, g, b, x, l] = src[n, g * C // G + b * block + l, y - top, x - left],
+# zeros where that channel or point is not in src.
+def pack_channel_blocks(
+    src: _Floats,  # (N, C, H, W)
+    out: _Floats,  # OUT (N, H', G, blocks, W', block)
+    top: int,
+    left: int,
+    num_threads: int,
+) -> None: ...
+
+# The weight gradient of groups with few channels (_core_backward.pxi): one
+# dot product per (output channel, input channel, tap) over each piece of
+# rows_per_piece (n, th) rows, on the input with zero padding before it.
+def conv_grad_weight_thin(
+    x: _Floats,        # (N, C_in, H_in, W_in)
+    g: _Floats,        # (N, C_out, H_out, W_out)
+    partial: _Floats,  # OUT (pieces, C_out, C_in // groups, KH, KW)
+    stride_h: int,
+    stride_w: int,
+    dilation_h: int,
+    dilation_w: int,
+    pad_top: int,
+    pad_left: int,
+    rows_per_piece: int,
+    num_threads: int,
+) -> None: ...
+
 # The WaveNet kernel family (_core_wavenet.pxi), driven by fastdilate.models.wavenet:
 # the names of the descriptor tables' fields, in the order the kernel reads them.
 WAVENET_LAYER_FIELDS: tuple[str, ...]

@@ -1,4 +1,6 @@
 # The weight gradient's reduction (included by _core.pyx).
+from libc.string cimport memset
+
 #
 #   grad_w[g, kh, kw, o, c] = sum over (n, th, tw) of
 #       g_t[n, th, tw, g, o] * x_t[n, th*sh + kh*dh, tw*sw + kw*dw, g, c]
@@ -9,8 +11,8 @@
 # o % CO_BLOCK], channels padded with zeros to whole blocks.  Each term is
 # one outer product of CO_BLOCK grad_output values (broadcast) and a run of
 # input-channel vectors: the forward's register blocks, with channels where
-# the forward has time, every vector of a run streaming along x.  The long (n, th, tw) sum is cut into
-# pieces (rows_per_piece whole rows, or piece_len points of one row), sized
+# the forward has time, every vector of a run streaming along x.  The long
+# (n, th, tw) sum is cut into pieces (rows_per_piece whole rows, or piece_len points of one row), sized
 # by the shapes alone, whose partial sums are stored apart; the caller adds
 # the pieces in their order, so the result does not depend on the thread
 # count.
@@ -109,8 +111,9 @@ def conv_grad_weight(cnp.ndarray x,        # IN  (N, H_in, G, C_pad / lanes, W_i
                      Py_ssize_t rows_per_piece, Py_ssize_t piece_len, int num_threads):
     """Partial sums of the weight gradient, one per piece: rows_per_piece
     (n, th) rows of piece_len output points, or piece_len points of one
-    row; see the comment at the top of _core_backward.pxi.  C_pad is a whole number of vectors, O_pad of
-    GRAD_WEIGHT_CO_BLOCK; x holds every point the taps read."""
+    row; see the comment at the top of _core_backward.pxi.  C_pad is a
+    whole number of vectors, O_pad of GRAD_WEIGHT_CO_BLOCK; x holds every
+    point the taps read."""
     cdef int dtype = cnp.PyArray_TYPE(partial)
     cdef cnp.ndarray array
     for array in (x, g, partial):
@@ -148,3 +151,236 @@ def conv_grad_weight(cnp.ndarray x,        # IN  (N, H_in, G, C_pad / lanes, W_i
     else:
         run_grad_weight(<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(g),
                         <double*> cnp.PyArray_DATA(partial), &p, pieces * p.n_blocks, num_threads)
+
+
+# The weight gradient where a group has few channels (depthwise, a few
+# input or output channels): one dot product per (output channel, input
+# channel, tap), over the rows (n, th) of one piece of the batch:
+#
+#   partial[piece, o, c, kh, kw] = sum over the piece's rows (n, th) and tw of
+#       g[n, o, th, tw] * x[n, group(o) * c_group + c, th*sh + kh*dh - pt, tw*sw + kw*dw - pl]
+#
+# on the input itself (zero padding: each tap's rows and points clipped to
+# those that read the input).  A tap's sum runs in DOT_LANES accumulators
+# (whole vectors, so the compiler keeps them in registers) plus one for
+# each row's remainder, added in a fixed order at the end: the pieces
+# depend on the shapes alone, so the bits do not depend on the thread count.
+
+cdef enum:
+    DOT_LANES = 32
+    # Taps summed at a time over one row, their accumulators in memory (L1).
+    DOT_TAPS = 16
+
+cdef struct ThinGradWeight:
+    Py_ssize_t h_in, w_in, h_out, w_out, c_in, c_out, c_group, o_group
+    Py_ssize_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
+    Py_ssize_t rows_per_piece, n_rows
+
+
+cdef inline void dot_accumulate(floating* acc, floating* tail, const floating* g,
+                                const floating* x, Py_ssize_t n,
+                                Py_ssize_t x_step) noexcept nogil:
+    """acc[j] += g[i] * x[i * x_step] for i = j mod DOT_LANES over whole
+    chunks; the rest into tail, in order."""
+    cdef floating a[DOT_LANES]
+    cdef Py_ssize_t i = 0, j, chunks = n // DOT_LANES * DOT_LANES
+    for j in range(DOT_LANES):
+        a[j] = acc[j]
+    if x_step == 1:
+        while i < chunks:
+            for j in range(DOT_LANES):
+                a[j] += g[i + j] * x[i + j]
+            i += DOT_LANES
+    else:
+        while i < chunks:
+            for j in range(DOT_LANES):
+                a[j] += g[i + j] * x[(i + j) * x_step]
+            i += DOT_LANES
+    for j in range(DOT_LANES):
+        acc[j] = a[j]
+    for i in range(chunks, n):
+        tail[0] += g[i] * x[i * x_step]
+
+
+cdef inline Py_ssize_t first_reading(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
+    """The first output index t >= 0 with t * stride + offset >= 0."""
+    return 0 if offset >= 0 else (-offset + stride - 1) // stride
+
+
+cdef void thin_grad_weight_item(Py_ssize_t item, const floating* x, const floating* g,
+                                floating* partial, const ThinGradWeight* p) noexcept nogil:
+    """Item (piece, o, c): its taps, DOT_TAPS at a time."""
+    cdef Py_ssize_t n_taps = p.kh * p.kw
+    cdef Py_ssize_t c = item % p.c_group
+    cdef Py_ssize_t o = item // p.c_group % p.c_out
+    cdef Py_ssize_t piece = item // (p.c_group * p.c_out)
+    cdef Py_ssize_t channel = o // p.o_group * p.c_group + c
+    cdef Py_ssize_t row_end = min((piece + 1) * p.rows_per_piece, p.n_rows)
+    cdef floating acc[DOT_TAPS * DOT_LANES]
+    cdef floating tail[DOT_TAPS]
+    cdef Py_ssize_t tap0, tap, taps, row, n, th, y, tw_lo, tw_hi, col, j
+    cdef floating total
+    cdef floating* out = partial + item * n_taps
+    cdef Py_ssize_t chunk
+    for chunk in range((n_taps + DOT_TAPS - 1) // DOT_TAPS):
+        tap0 = chunk * DOT_TAPS
+        taps = min(<Py_ssize_t> DOT_TAPS, n_taps - tap0)
+        for j in range(taps * DOT_LANES):
+            acc[j] = 0
+        for j in range(taps):
+            tail[j] = 0
+        for row in range(piece * p.rows_per_piece, row_end):
+            n, th = row // p.h_out, row % p.h_out
+            for tap in range(taps):
+                y = th * p.stride_h + (tap0 + tap) // p.kw * p.dilation_h - p.pad_top
+                if y < 0 or y >= p.h_in:
+                    continue
+                col = (tap0 + tap) % p.kw * p.dilation_w - p.pad_left
+                tw_lo = first_reading(col, p.stride_w)
+                tw_hi = min(p.w_out, first_reading(col - p.w_in, p.stride_w))
+                if tw_hi > tw_lo:
+                    dot_accumulate(acc + tap * DOT_LANES, tail + tap,
+                                   g + ((n * p.c_out + o) * p.h_out + th) * p.w_out + tw_lo,
+                                   x + ((n * p.c_in + channel) * p.h_in + y) * p.w_in
+                                   + tw_lo * p.stride_w + col,
+                                   tw_hi - tw_lo, p.stride_w)
+        for tap in range(taps):
+            total = 0
+            for j in range(DOT_LANES):
+                total += acc[tap * DOT_LANES + j]
+            out[tap0 + tap] = total + tail[tap]
+
+
+cdef void run_thin_grad_weight(const floating* x, const floating* g, floating* partial,
+                               const ThinGradWeight* p, Py_ssize_t n_items,
+                               int num_threads) noexcept:
+    cdef Py_ssize_t item
+    cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
+    if use_threads:
+        with nogil, parallel(num_threads=num_threads):
+            for item in prange(n_items, schedule="static"):
+                thin_grad_weight_item(item, x, g, partial, p)
+    else:
+        with nogil:
+            for item in range(n_items):
+                thin_grad_weight_item(item, x, g, partial, p)
+
+
+def conv_grad_weight_thin(cnp.ndarray x,        # IN  (N, C_in, H_in, W_in)
+                          cnp.ndarray g,        # IN  (N, C_out, H_out, W_out)
+                          cnp.ndarray partial,  # OUT (pieces, C_out, C_in // groups, KH, KW)
+                          Py_ssize_t stride_h, Py_ssize_t stride_w,
+                          Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                          Py_ssize_t pad_top, Py_ssize_t pad_left,
+                          Py_ssize_t rows_per_piece, int num_threads):
+    """Partial sums of the weight gradient, one per piece of rows_per_piece
+    (n, th) rows, on the input with zero padding (pad_top, pad_left)
+    before it; see the comment above thin_grad_weight_item."""
+    cdef int dtype = cnp.PyArray_TYPE(partial)
+    cdef cnp.ndarray array
+    for array in (x, g, partial):
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+                or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
+            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+    if x.ndim != 4 or g.ndim != 4 or partial.ndim != 5:
+        raise ValueError("fastdilate core: operand shapes do not agree")
+    cdef ThinGradWeight p
+    p.c_in, p.h_in, p.w_in = x.shape[1], x.shape[2], x.shape[3]
+    p.c_out, p.h_out, p.w_out = g.shape[1], g.shape[2], g.shape[3]
+    p.c_group, p.kh, p.kw = partial.shape[2], partial.shape[3], partial.shape[4]
+    p.stride_h, p.stride_w, p.dilation_h, p.dilation_w = stride_h, stride_w, dilation_h, dilation_w
+    p.pad_top, p.pad_left, p.rows_per_piece = pad_top, pad_left, rows_per_piece
+    p.n_rows = g.shape[0] * p.h_out
+    if (g.shape[0] != x.shape[0] or p.c_group < 1 or p.c_in % p.c_group
+            or p.c_out % (p.c_in // p.c_group) or rows_per_piece < 1 or p.kh < 1 or p.kw < 1
+            or min(stride_h, stride_w, dilation_h, dilation_w) < 1 or pad_top < 0 or pad_left < 0
+            or partial.shape[0] != max((p.n_rows + rows_per_piece - 1) // rows_per_piece, 1)
+            or partial.shape[1] != p.c_out):
+        raise ValueError("fastdilate core: operand shapes do not agree")
+    p.o_group = p.c_out // (p.c_in // p.c_group)
+    cdef Py_ssize_t n_items = partial.shape[0] * p.c_out * p.c_group if p.n_rows else 0
+    if dtype == cnp.NPY_FLOAT32:
+        run_thin_grad_weight(<const float*> cnp.PyArray_DATA(x),
+                             <const float*> cnp.PyArray_DATA(g),
+                             <float*> cnp.PyArray_DATA(partial), &p, n_items, num_threads)
+    else:
+        run_thin_grad_weight(<const double*> cnp.PyArray_DATA(x),
+                             <const double*> cnp.PyArray_DATA(g),
+                             <double*> cnp.PyArray_DATA(partial), &p, n_items, num_threads)
+
+
+cdef struct BlockCopy:
+    Py_ssize_t c_in, h_in, w_in, groups, blocks, h_out, w_out, block, top, left
+
+
+cdef void pack_row(const floating* src, floating* out, Py_ssize_t n, Py_ssize_t y,
+                   const BlockCopy* p) noexcept nogil:
+    """Row (n, y) of the blocked copy: every group's channel blocks, the
+    input's points placed at left, zeros elsewhere (see pack_channel_blocks)."""
+    cdef Py_ssize_t c_group = p.c_in // p.groups, block = p.block
+    cdef Py_ssize_t src_y = y - p.top
+    cdef Py_ssize_t first = min(p.left, p.w_out), last = min(p.left + p.w_in, p.w_out)
+    cdef Py_ssize_t panel = p.w_out * block
+    cdef floating* row = out + (n * p.h_out + y) * p.groups * p.blocks * panel
+    cdef const floating* line
+    cdef floating* dest
+    cdef Py_ssize_t grp, b, lane, c, t
+    if src_y < 0 or src_y >= p.h_in or last <= first:
+        memset(row, 0, p.groups * p.blocks * panel * sizeof(floating))
+        return
+    for grp in range(p.groups):
+        for b in range(p.blocks):
+            dest = row + (grp * p.blocks + b) * panel
+            memset(dest, 0, first * block * sizeof(floating))
+            memset(dest + last * block, 0, (p.w_out - last) * block * sizeof(floating))
+            for lane in range(block):
+                c = b * block + lane
+                if c >= c_group:
+                    for t in range(first, last):
+                        dest[t * block + lane] = 0
+                    continue
+                line = src + ((n * p.c_in + grp * c_group + c) * p.h_in + src_y) * p.w_in - p.left
+                for t in range(first, last):
+                    dest[t * block + lane] = line[t]
+
+
+cdef inline void pack_any_row(const void* src, void* out, bint single, Py_ssize_t row,
+                              const BlockCopy* p) noexcept nogil:
+    if single:
+        pack_row(<const float*> src, <float*> out, row // p.h_out, row % p.h_out, p)
+    else:
+        pack_row(<const double*> src, <double*> out, row // p.h_out, row % p.h_out, p)
+
+
+def pack_channel_blocks(cnp.ndarray src,  # IN  (N, C, H, W)
+                        cnp.ndarray out,  # OUT (N, H', G, blocks, W', block)
+                        Py_ssize_t top, Py_ssize_t left, int num_threads):
+    """out[n, y, g, b, x, l] = src[n, g * C // G + b * block + l, y - top, x - left]
+    where that channel is in the group and that point in src, else 0: the
+    blocked copies of the weight gradient, in one pass."""
+    cdef int dtype = cnp.PyArray_TYPE(src)
+    cdef cnp.ndarray array
+    for array in (src, out):
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+                or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
+            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+    if (src.ndim != 4 or out.ndim != 6 or out.shape[0] != src.shape[0] or out.shape[2] < 1
+            or src.shape[1] % out.shape[2]
+            or out.shape[3] * out.shape[5] < src.shape[1] // out.shape[2] or top < 0 or left < 0):
+        raise ValueError("fastdilate core: operand shapes do not agree")
+    cdef BlockCopy p
+    p.c_in, p.h_in, p.w_in = src.shape[1], src.shape[2], src.shape[3]
+    p.h_out, p.groups, p.blocks = out.shape[1], out.shape[2], out.shape[3]
+    p.w_out, p.block, p.top, p.left = out.shape[4], out.shape[5], top, left
+    cdef Py_ssize_t rows = out.shape[0] * p.h_out, row
+    cdef bint use_threads = num_threads > 1 and rows > 1 and not fd_in_forked_child()
+    cdef const void* source = cnp.PyArray_DATA(src)
+    cdef void* dest = cnp.PyArray_DATA(out)
+    if use_threads:
+        with nogil, parallel(num_threads=num_threads):
+            for row in prange(rows, schedule="static"):
+                pack_any_row(source, dest, dtype == cnp.NPY_FLOAT32, row, &p)
+    else:
+        with nogil:
+            for row in range(rows):
+                pack_any_row(source, dest, dtype == cnp.NPY_FLOAT32, row, &p)

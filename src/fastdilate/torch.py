@@ -154,7 +154,16 @@ class _ConvBackward(torch.autograd.Function):
                                    ctx.needs_input_grad) + (None, None)
 
 
-_EAGER = _Ops(_Conv.apply, _ConvBackward.apply)
+def _eager_backward(grad_output, input, weight, args, mask):
+    """The backward op, recorded for autograd only where its own gradient may
+    be asked for (create_graph): the Function's bookkeeping costs more than
+    a small convolution."""
+    if torch.is_grad_enabled():
+        return _ConvBackward.apply(grad_output, input, weight, args, mask)
+    return _backward_impl(grad_output, input, weight, args, mask)
+
+
+_EAGER = _Ops(_Conv.apply, _eager_backward)
 
 
 # ------------------------------------------------------------ custom ops
