@@ -18,10 +18,12 @@ Peers, timed in turn within each round (medians over rounds, a 0.2 s pause
 before each sample), on data in memory:
 
 * ``in-memory``: ``fastdilate.conv1d`` on the NumPy array, 2 threads, into
-  a preallocated ``out``; ``in-memory torch``: ``F.conv1d`` on it, 2 threads
-  (how far apart the two engines are on the shape, before any Dask).
+  a preallocated ``out`` (every Dask peer stores into that same array);
+  ``in-memory (new out)``: the same allocating its output (first-touch page
+  faults are slow on a VM); ``in-memory torch``: ``F.conv1d`` on it, 2
+  threads (how far apart the two engines are on the shape, before Dask).
 * ``dask``: ``fastdilate.dask.conv1d`` on a Dask array of the same data held
-  as one array per chunk (persisted, as after loading from Zarr), stored
+  as one contiguous array per chunk (persisted copies, as read from Zarr), stored
   (``da.store``) into the same preallocated array; threaded scheduler, 2
   workers, its default thread policy (1 thread per task).  ``dask (views)``:
   the same on ``da.from_array(x)``, whose chunks are strided views of ``x``.
@@ -126,10 +128,12 @@ def in_memory_peers(x, weight, groups, chunk_lengths, buffer):
 
     runs = {("in-memory", None): lambda: fd.conv1d(x, weight, **SAME, groups=groups, out=buffer,
                                                    num_threads=2),
+            ("in-memory (new out)", None): lambda: fd.conv1d(x, weight, **SAME, groups=groups,
+                                                             num_threads=2),
             ("in-memory torch", None): torch_in_memory}
     for length in chunk_lengths:
         views = da.from_array(x, chunks=(1, x.shape[1], length))
-        persisted = views.persist(scheduler="threads")
+        persisted = views.map_blocks(np.copy, dtype=x.dtype).persist(scheduler="threads")
         lazy = {"dask": (fdd.conv1d(persisted, weight, groups=groups, **SAME), 2),
                 "dask (views)": (fdd.conv1d(views, weight, groups=groups, **SAME), 2)}
         lazy.update({name: (build(persisted, weight), workers)
@@ -228,10 +232,10 @@ def report(samples, nbytes, c_in, batch, length):
     return "\n".join(lines)
 
 
-def run_case(name, quick, rounds, zarr):
+def run_case(name, quick, rounds, zarr, chunk_mb):
     c_in, c_out, groups = CASES[name]
     length = TOTAL_BYTES // (4 if quick else 1) // (4 * BATCH * c_in)
-    chunk_lengths = [n for n in (2**20 // c_in, 2**22 // c_in, 2**24 // c_in) if n <= length]
+    chunk_lengths = [n for n in (mb * 2**20 // (4 * c_in) for mb in chunk_mb) if n <= length]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, c_in, length), dtype=np.float32)
     weight = (rng.standard_normal((c_out, c_in // groups, K), dtype=np.float32)
@@ -270,13 +274,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-zarr", dest="zarr", action="store_false",
                         help="leave out Zarr in, Zarr out on a LocalCluster")
+    parser.add_argument("--chunk-mb", default="4,16,64", help="chunk sizes, comma-separated")
     parser.add_argument("--json", help="write every sample here")
     args = parser.parse_args()
     import distributed
 
     print(f"dask {dask.__version__}, distributed {distributed.__version__}, "
           f"fastdilate core {fd.build_info()['core']}")
-    results = {name: run_case(name, args.quick, 2 if args.quick else args.rounds, args.zarr)
+    chunk_mb = [int(mb) for mb in args.chunk_mb.split(",")]
+    results = {name: run_case(name, args.quick, 2 if args.quick else args.rounds, args.zarr,
+                              chunk_mb)
                for name in args.cases.split(",")}
     if args.json:
         with open(args.json, "w") as stream:
