@@ -404,7 +404,8 @@ def _assemble(cells, piece_shape, dtype, region):
         if any(lo >= hi for lo, hi in overlap):
             continue
         # A repeated sample (1 long on an axis) broadcasts over its whole span.
-        source = tuple(slice(None) if n == 1 < d.stop - d.start else slice(lo - d.start, hi - d.start)
+        source = tuple(slice(None) if n == 1 < d.stop - d.start
+                       else slice(lo - d.start, hi - d.start)
                        for n, d, (lo, hi) in zip(part.shape[2:], destination, overlap))
         piece[(Ellipsis,) + tuple(slice(lo - a, hi - a) for (lo, hi), (a, _) in
                                   zip(overlap, region))] = part[(Ellipsis,) + source]
