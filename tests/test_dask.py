@@ -96,9 +96,17 @@ def check_against_in_memory(op, lazy_op, x, w, b, kwargs, chunks):
             lazy_op(da.from_array(x, chunks=chunks), w, b, **kwargs)
         assert str(lazy_error.value) == str(error)
         return
-    got = lazy_op(da.from_array(x, chunks=chunks), w, b, **kwargs)
-    assert_eq(got, expected, check_graph=False)  # declared chunks, dtype, values
-    assert_bitwise_equal(got.compute(), expected)
+    views = da.from_array(x, chunks=chunks)  # chunks that are strided views of x
+    for lazy in (views, contiguous(views)):
+        got = lazy_op(lazy, w, b, **kwargs)
+        assert_eq(got, expected, check_graph=False)  # declared chunks, dtype, values
+        assert_bitwise_equal(got.compute(), expected)
+
+
+def contiguous(lazy):
+    """The same array, each chunk a C-contiguous array of its own (as read
+    from Zarr): the tasks read their own chunk in place."""
+    return lazy.map_blocks(np.copy, dtype=lazy.dtype)
 
 
 def expected_chunks(chunks, stride, out_size):
@@ -247,6 +255,42 @@ def test_each_output_chunk_is_computed_once_from_exactly_what_it_reads(monkeypat
     read = sorted(shape[2] + sum(pad) for shape, pad, _ in calls)
     needed = sorted((n - 1) * stride + 3 * 3 + 1 for n in got.chunks[2])
     assert read == needed  # the window of its outputs, not one sample more
+
+
+@pytest.mark.parametrize("chunks", [(20,) * 3, (9, 30, 21), (1, 58, 1)], ids=str)
+@pytest.mark.parametrize("stride, padding, mode", [(1, "same", "reflect"), (1, (7, 2), "zeros"),
+                                                   (1, "causal", "circular"), (1, 0, "replicate")])
+def test_a_contiguous_chunk_is_read_in_place_and_only_the_seams_again(monkeypatch, chunks,
+                                                                      stride, padding, mode):
+    """The task's call on its own chunk reads the chunk itself (no copy);
+    the other calls compute only outputs whose windows reach past it.  (At
+    stride 1 every chunk's window covers the chunk; at other strides the
+    windows may stop short of its end, and the chunk is copied.)"""
+    inputs, computed = [], []
+
+    def record(x, *args, **kwargs):
+        inputs.append(x)
+        computed.append(fd.conv1d(x, *args, **kwargs))
+        return computed[-1]
+    monkeypatch.setattr(fdd._api, "conv1d", record)
+    blocks = []
+
+    def copy(block):  # each chunk a contiguous array of its own, as read from Zarr
+        blocks.append(block.copy())
+        return blocks[-1]
+    x = np.random.default_rng(0).standard_normal((1, 2, 60))
+    lazy = da.from_array(x, chunks=(1, 2, chunks)).map_blocks(copy, dtype=x.dtype)
+    w = np.ones((3, 2, 4))
+    got = fdd.conv1d(lazy, w, stride=stride, padding=padding, dilation=3, padding_mode=mode)
+    assert_bitwise_equal(got.compute(scheduler="sync"),
+                         fd.conv1d(x, w, stride=stride, padding=padding, dilation=3,
+                                   padding_mode=mode))
+    def whole_block(piece):
+        return any(piece.shape == b.shape and np.shares_memory(piece, b) for b in blocks)
+    in_place = sum(map(whole_block, inputs))
+    assert in_place  # at least the chunk of 20 or more in the middle
+    seam = -(-9 // stride)  # outputs per side whose windows reach 9 samples past the chunk
+    assert sum(y.shape[2] for y in computed) <= got.shape[2] + in_place * 2 * seam
 
 
 # -------------------------------------------------------------- causality

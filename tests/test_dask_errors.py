@@ -12,6 +12,7 @@ import pytest
 import fastdilate as fd
 import fastdilate.dask as fdd
 import test_errors
+from conftest import run_isolated
 from test_errors import (  # noqa: F401  (collected again here, on Dask arrays)
     test_bias_must_have_shape_c_out, test_causal_padding_is_for_conv1d_only,
     test_circular_padding_must_not_exceed_the_input, test_conv1d_stride_and_dilation_take_no_pair,
@@ -132,3 +133,46 @@ def test_the_input_must_be_a_dask_array(value):
     with pytest.raises(TypeError, match="signal must be a dask.array.Array"):
         fdd.dilated_convolve_1d(value, np.ones(3))
 
+
+
+@pytest.mark.parametrize("name, value", [("weight", [[[1.0], [1.0, 2.0]]]), ("bias", [[1.0], 2.0])],
+                         ids=str)
+def test_ragged_weight_and_bias_lists(name, value):
+    args = dict(weight=np.ones((2, 2, 1)), bias=np.ones(2)) | {name: value}
+    with pytest.raises((ValueError, TypeError)) as expected:
+        fd.conv1d(np.ones((1, 2, 5)), **args)
+    with pytest.raises(type(expected.value), match=name) as got:
+        fdd.conv1d(da.ones((1, 2, 5), chunks=2), **args)
+    assert str(got.value) == str(expected.value)
+
+
+# The in-memory adversarial calls (huge strides, dilations and paddings, empty
+# axes...), each on a Dask array with its spatial axes cut in three: the same
+# outcome, never a crash.  (The calls with ``out`` have no Dask form.)
+DASK_CHILD = test_errors.CHILD.replace("import fastdilate as fd\n", """\
+import dask.array as da
+import fastdilate
+import fastdilate.dask
+
+
+class fd:
+    def _lazy(name, spatial):
+        def call(x, *args, **kwargs):
+            x = np.asarray(x)
+            chunks = dict((axis, max(1, x.shape[axis] // 3))
+                          for axis in range(x.ndim - spatial, x.ndim))
+            lazy = getattr(fastdilate.dask, name)(da.from_array(x, chunks=chunks), *args, **kwargs)
+            return lazy.compute(scheduler="sync")
+        return staticmethod(call)
+    conv1d, conv2d = _lazy("conv1d", 1), _lazy("conv2d", 2)
+    dilated_convolve_1d = _lazy("dilated_convolve_1d", 1)
+""")
+
+
+@pytest.mark.parametrize("name", [name for name, (code, _) in test_errors.ADVERSARIAL.items()
+                                  if "out=" not in code])
+def test_adversarial_calls_in_a_subprocess(name):
+    code, accepted = test_errors.ADVERSARIAL[name]
+    returncode, stdout, stderr = run_isolated(DASK_CHILD.format(call=code))
+    assert returncode == 0, f"the child crashed ({returncode}): {stderr[-2000:]}"
+    assert stdout in accepted, f"{code} printed {stdout!r}; expected one of {accepted}"

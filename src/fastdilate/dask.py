@@ -16,14 +16,19 @@ Chunking
     chunks ``chunk // stride`` (regular, as Zarr wants them).
 
 Graph
-    Each output chunk is one task: it assembles exactly the input it reads
-    (its own chunk's part, the halo cut from the neighbouring chunks by
-    small tasks of their own, and the padding, taken only at the true array
-    edges from where the padding mode says) and runs the in-memory function
-    on it in "valid" mode (zero padding is left to the core).  No output is
-    computed twice or thrown away.  The result is bitwise equal to the
-    in-memory call: the core sums each output's taps in one fixed order, and
-    a zero-padded tap still multiplies.
+    Each output chunk is one task: it reads its own chunk, the halo cut from
+    the neighbouring chunks by small tasks of their own, and the padding,
+    taken only at the true array edges from where the padding mode says;
+    zero padding is left to the core.  When its own chunk arrives whole and
+    C-contiguous (as read from Zarr) and its outputs' window covers it
+    (always at stride 1), the core reads the chunk in place and the outputs
+    near the seams, whose windows reach into the halo (up to
+    ``dilation * (K - 1) / stride`` per side), are computed again from the
+    assembled halo and written over: a few outputs twice instead of a copy
+    of the chunk.  Otherwise the input it reads is assembled first and each
+    output computed once.  No output is computed in a halo and thrown away.
+    The result is bitwise equal to the in-memory call: the core sums each
+    output's taps in one fixed order, and a zero-padded tap still multiplies.
 
 Threads
     ``num_threads`` (an int) is used by every task.  Otherwise a task runs
@@ -254,7 +259,7 @@ def _graph(name, x, weight, bias, geometry, dtype, threads):
             pads = tuple(core_pad for _, _, core_pad in plans)
             dsk[(out_name, batch_block, 0) + out_index] = (
                 task, cells, piece_shape, x.dtype, weight_key,
-                None if bias is None else bias_key, pads[0] if one_d else pads)
+                None if bias is None else bias_key, pads)
     chunks = (x.chunks[0], (geometry.out_shape[1],)) + tuple(
         tuple(outputs for outputs, _, _ in plans) for plans in axes)
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
@@ -305,17 +310,106 @@ def _cut_copy(block, index):
 
 def _convolve_piece(cells, piece_shape, dtype, weight, bias, pads, *, op, stride, dilation,
                     groups, threads):
-    """One output chunk: assemble the input it reads, then the in-memory call."""
+    """One output chunk.  When its own chunk arrives whole and contiguous, the
+    core reads it in place (zero-padded) and the outputs near the seams, whose
+    windows reach into the halo, are computed again from the assembled halo:
+    a few outputs twice instead of a copy of the chunk.  Otherwise the input
+    it reads is assembled first."""
+    kernel = weight.shape[2:]
+    strides, dilations = (np.broadcast_to(value, len(kernel)) for value in (stride, dilation))
+    axes = [_AxisGeometry(n, pad, int(d) * (k - 1), int(s))
+            for n, pad, k, d, s in zip(piece_shape[2:], pads, kernel, dilations, strides)]
+
+    def convolve(piece, piece_pads):
+        return op(piece, weight, bias, stride=stride, dilation=dilation, groups=groups,
+                  padding=piece_pads[0] if len(piece_pads) == 1 else tuple(piece_pads),
+                  num_threads=_task_threads(threads))
+
+    home = _contiguous_home(cells)
+    splits = None if home is None else [axis.split(dest) for axis, dest in zip(axes, home[0])]
+    if splits is None or None in splits:
+        whole = tuple((0, n) for n in piece_shape[2:])
+        return convolve(_assemble(cells, piece_shape, dtype, whole), pads)
+    out = convolve(home[1], [axis.home_pads(dest) for axis, dest in zip(axes, home[0])])
+    for ranges in itertools.product(*splits):
+        if all(interior for _, _, interior in ranges):
+            continue
+        windows = [axis.window(i0, i1) for axis, (i0, i1, _) in zip(axes, ranges)]
+        piece = _assemble(cells, piece_shape, dtype, [region for region, _ in windows])
+        out[(Ellipsis,) + tuple(slice(i0, i1) for i0, i1, _ in ranges)] = convolve(
+            piece, [piece_pads for _, piece_pads in windows])
+    return out
+
+
+class _AxisGeometry:
+    """One spatial axis of an output chunk's task: the assembled piece is
+    ``size`` long, zero-padded by ``pads`` for the core; in padded
+    coordinates output i reads [i * stride, i * stride + span]."""
+
+    def __init__(self, size, pads, span, stride):
+        self.size, self.pads, self.span, self.stride = size, pads, span, stride
+        self.outputs = (pads[0] + size + pads[1] - span - 1) // stride + 1
+
+    def home_pads(self, destination):
+        """The core padding that puts the home cell where it sits in the piece."""
+        return (self.pads[0] + destination.start, self.pads[1] + self.size - destination.stop)
+
+    def split(self, destination):
+        """[(i0, i1, interior)]: the outputs whose windows stay inside the home
+        cell or the core padding (interior), and those on either side that
+        read the rest of the piece; None when those are over half the outputs."""
+        start, stop = self.pads[0] + destination.start, self.pads[0] + destination.stop
+        left = min(-(-start // self.stride), self.outputs) if destination.start > 0 else 0
+        right = (max(-(-(stop - self.span) // self.stride), 0) if destination.stop < self.size
+                 else self.outputs)
+        right = max(right, left)
+        if left + self.outputs - right > self.outputs // 2:
+            return None
+        ranges = [(0, left, False), (left, right, True), (right, self.outputs, False)]
+        ranges = [(i0, i1, interior) for i0, i1, interior in ranges if i1 > i0]
+        return None if any(not self.reads_piece(i0, i1) for i0, i1, _ in ranges) else ranges
+
+    def window(self, i0, i1):
+        """((start, stop) of the piece, core padding) that outputs [i0, i1) read."""
+        lo, hi = i0 * self.stride, (i1 - 1) * self.stride + self.span + 1
+        start, stop = max(lo - self.pads[0], 0), min(hi - self.pads[0], self.size)
+        return (start, stop), (max(self.pads[0] - lo, 0), max(hi - self.pads[0] - self.size, 0))
+
+    def reads_piece(self, i0, i1):
+        (start, stop), _ = self.window(i0, i1)
+        return stop > start
+
+
+def _contiguous_home(cells):
+    """(destination, block) of the largest cell that is a whole C-contiguous
+    block (not a broadcast sample), or None."""
+    candidates = [(destination, part) for destination, part in cells
+                  if part is not None and part.flags.c_contiguous
+                  and part.shape[2:] == tuple(d.stop - d.start for d in destination)]
+    return max(candidates, default=None, key=lambda cell: cell[1].size)
+
+
+def _assemble(cells, piece_shape, dtype, region):
+    """The region [(start, stop)] per spatial axis of the piece, from the cells."""
     if len(cells) == 1 and cells[0][1] is not None and cells[0][1].shape == piece_shape:
-        piece = cells[0][1]
-    else:
-        zeros = any(part is None for _, part in cells)
-        piece = (np.zeros if zeros else np.empty)(piece_shape, dtype)
-        for destination, part in cells:
-            if part is not None:
-                piece[(Ellipsis,) + destination] = part  # a repeated sample broadcasts
-    return op(piece, weight, bias, stride=stride, padding=pads, dilation=dilation,
-              groups=groups, num_threads=_task_threads(threads))
+        part = cells[0][1]
+        return part[(Ellipsis,) + tuple(slice(a, b) for a, b in region)]
+    shape = piece_shape[:2] + tuple(b - a for a, b in region)
+    zeros = any(part is None for _, part in cells)
+    piece = (np.zeros if zeros else np.empty)(shape, dtype)
+    for destination, part in cells:
+        if part is None:
+            continue
+        overlap = [(max(d.start, a), min(d.stop, b)) for d, (a, b) in zip(destination, region)]
+        if any(lo >= hi for lo, hi in overlap):
+            continue
+        # A repeated sample (1 long on an axis) broadcasts over its whole span.
+        source = tuple(slice(None) if n == 1 < d.stop - d.start
+                       else slice(lo - d.start, hi - d.start)
+                       for n, d, (lo, hi) in zip(part.shape[2:], destination, overlap))
+        piece[(Ellipsis,) + tuple(slice(lo - a, hi - a) for (lo, hi), (a, _) in
+                                  zip(overlap, region))] = part[(Ellipsis,) + source]
+    return piece
 
 
 def _task_threads(requested):
