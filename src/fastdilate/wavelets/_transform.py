@@ -30,17 +30,35 @@ class Spares:
         self._free.append(array)
 
 
+class OutputBlock:
+    """The bands a transform returns, views of one allocation: NumPy asks
+    for transparent huge pages on large allocations, so the pages of one
+    block fault in 2 MB at a time, where many separate arrays of a few MB
+    fault in 4 KB pages and cost 3 times a pass over them."""
+
+    def __init__(self, like, count):
+        self._block = np.empty((count,) + like.shape, like.dtype)
+        self._taken = 0
+
+    def take(self):
+        self._taken += 1
+        return self._block[self._taken - 1]
+
+
 def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     """pywt.swtn's output for real, C-contiguous ``x``."""
     approx_key = "a" * len(axes)
+    per_level = 2 ** len(axes)
     levels = []
     spares = Spares()
-    for i in range(start_level, start_level + level):
+    outputs = OutputBlock(x, level * (per_level - 1) + 1 if trim_approx else level * per_level)
+    # trim_approx returns the last approximation only: the levels' ones
+    # alternate between its place and one spare, so that the last lands there.
+    approx_places = [outputs.take(), np.empty_like(x) if level > 1 else None] if trim_approx else []
+    for j, i in enumerate(range(start_level, start_level + level)):
         bands = {}
-        scratch_approx = trim_approx and i < start_level + level - 1
-        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, scratch_approx, num_threads)
-        if trim_approx and i > start_level:
-            spares.give(x)  # the approximation dropped from the output
+        approx_place = approx_places[(level - 1 - j) % 2] if trim_approx else None
+        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, outputs, approx_place, num_threads)
         x = bands[approx_key]
         if trim_approx:
             del bands[approx_key]
@@ -51,23 +69,24 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     return levels
 
 
-def _split(x, banks, axes, dilation, k, prefix, bands, spares, scratch_approx, num_threads):
+def _split(x, banks, axes, dilation, k, prefix, bands, spares, outputs, approx_place,
+           num_threads):
     """Bands ``prefix + ...`` of one level: axis k, then the axes after it,
     depth first, so that at most one partial band per axis is alive; the
-    approximation in a spare when it is not returned (``scratch_approx``)."""
+    approximation in ``approx_place`` when that is given."""
     x3 = as_3d(x, axes[k])
     lo, hi = banks[k].dec_lo, banks[k].dec_hi
     if k < len(axes) - 1:
         for char, f in (("a", lo), ("d", hi)):
             part = spares.take(x)
             analyse(x3, [f], dilation, [as_3d(part, axes[k])], num_threads)
-            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, spares,
-                   scratch_approx, num_threads)
+            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, spares, outputs,
+                   approx_place, num_threads)
             spares.give(part)
         return
-    approx_is_scratch = scratch_approx and prefix == "a" * k
-    approx = spares.take(x) if approx_is_scratch else np.empty_like(x)
-    detail = np.empty_like(x)
+    is_approx = prefix == "a" * k
+    approx = approx_place if is_approx and approx_place is not None else outputs.take()
+    detail = outputs.take()
     analyse(x3, [lo, hi], dilation, [as_3d(approx, axes[k]), as_3d(detail, axes[k])],
             num_threads)
     bands[prefix + "a"], bands[prefix + "d"] = approx, detail
