@@ -7,7 +7,7 @@ view, an extra trailing axis (real, imaginary) that is never transformed.
 """
 import numpy as np
 
-from ._passes import analyse, as_3d, synthesise
+from ._passes import analyse, as_3d, synthesise, synthesise_in_place
 
 
 class ShapeMismatchError(ValueError, RuntimeError):
@@ -108,23 +108,32 @@ def inverse(approx, levels, banks, axes, num_threads):
 
 def _merge(approx, owned, details, banks, axes, dilation, k, prefix, spares, num_threads):
     """Band ``prefix`` synthesised from its children along axes k..: the
-    inverse of _split, depth first.  Each partial band of ours, and the
-    approximation when it is ours (``owned``), goes back to the spares
-    once read for the last time."""
+    inverse of _split, depth first.  The synthesis is written over a child
+    of ours (a partial band, or the approximation when ``owned``) where
+    there is one; a partial band of ours that is read for the last time
+    goes back to the spares."""
     if k == len(axes):
         return approx if prefix == "a" * k else details.get(prefix)
     low, high = (_merge(approx, owned, details, banks, axes, dilation, k + 1, prefix + char,
                         spares, num_threads) for char in "ad")
     if low is None and high is None:
         return None
-    out = spares.take(low if low is not None else high)
-    synthesise(None if low is None else as_3d(low, axes[k]),
-               None if high is None else as_3d(high, axes[k]),
-               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axes[k]), num_threads)
-    if k + 1 < len(axes):  # partial bands, ours
-        for band in (low, high):
-            if band is not None:
-                spares.give(band)
-    elif owned and prefix == "a" * k:  # low is the approximation
-        spares.give(low)
+    partial = k + 1 < len(axes)
+    bands = [(band, f) for band, f in ((low, banks[k].rec_lo), (high, banks[k].rec_hi))
+             if band is not None]
+    ours = [i for i, (band, _) in enumerate(bands)
+            if partial or (owned and band is approx)]
+    axis = axes[k]
+    if ours:
+        (target, f), others = bands[ours[0]], bands[:ours[0]] + bands[ours[0] + 1:]
+        other, g = others[0] if others else (None, None)
+        synthesise_in_place(as_3d(target, axis), None if other is None else as_3d(other, axis),
+                            f, g, dilation, num_threads)
+        if partial and other is not None:
+            spares.give(other)
+        return target
+    out = spares.take(bands[0][0])
+    synthesise(None if low is None else as_3d(low, axis),
+               None if high is None else as_3d(high, axis),
+               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axis), num_threads)
     return out
