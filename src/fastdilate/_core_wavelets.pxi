@@ -52,6 +52,43 @@ cdef void atrous_chunk(floating* out, Py_ssize_t keep, const floating* const* ta
         memcpy(out, partial, keep * sizeof(floating))
 
 
+cdef void atrous_chunk_pair(floating* out0, floating* out1, Py_ssize_t keep,
+                            const floating* const* taps, const floating* w,
+                            const Atrous* g) noexcept nogil:
+    """atrous_chunk for two outputs at once (an analysis level's bands):
+    each tap's points are loaded once for both, the same sums in the
+    same order."""
+    cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t n = g.n_in * g.n_taps
+    cdef thin_block block0, block1
+    cdef floating zero = 0
+    cdef floating partial[ACC_LEN]
+    cdef Py_ssize_t k
+    block_init(&block0, &zero)
+    block_init(&block1, &zero)
+    for k in range(n):
+        block_update(&block0, taps[k], lanes, w + k)
+        block_update(&block1, taps[k], lanes, w + n + k)
+    if keep * sizeof(floating) == THIN_CHUNK_BYTES:
+        block_store(&block0, out0, 0, lanes)
+        block_store(&block1, out1, 0, lanes)
+    else:
+        block_store(&block0, partial, 0, lanes)
+        memcpy(out0, partial, keep * sizeof(floating))
+        block_store(&block1, partial, 0, lanes)
+        memcpy(out1, partial, keep * sizeof(floating))
+
+
+cdef inline void atrous_outputs(floating* const* outs, Py_ssize_t at, Py_ssize_t keep,
+                                const floating* const* taps, const floating* w,
+                                const Atrous* g) noexcept nogil:
+    """Every output's chunk at offset ``at``."""
+    if g.n_out == 2:
+        atrous_chunk_pair(outs[0] + at, outs[1] + at, keep, taps, w, g)
+    else:
+        atrous_chunk(outs[0] + at, keep, taps, w, g)
+
+
 cdef const floating* line_tap(const floating* line, Py_ssize_t start, Py_ssize_t chunk,
                               Py_ssize_t n, floating* slot) noexcept nogil:
     """Where a tap reads line[(start + k) mod n] for k < chunk: in place
@@ -77,15 +114,14 @@ cdef void atrous_line_item(Py_ssize_t item, const floating* const* ins, floating
     cdef Py_ssize_t end = min(i0 + g.item_len, g.n)
     cdef Py_ssize_t line = p * g.n
     cdef const floating* taps[ATROUS_MAX_BANDS * ATROUS_MAX_TAPS]
-    cdef Py_ssize_t c, t, o, keep
+    cdef Py_ssize_t c, t, keep
     while i0 < end:
         keep = min(chunk, end - i0)
         for c in range(g.n_in):
             for t in range(g.n_taps):
                 taps[c * g.n_taps + t] = line_tap(ins[c] + line, i0 + g.offsets[t], chunk, g.n,
                                                   window + (c * g.n_taps + t) * chunk)
-        for o in range(g.n_out):
-            atrous_chunk(outs[o] + line + i0, keep, taps, w + o * g.n_in * g.n_taps, g)
+        atrous_outputs(outs, line + i0, keep, taps, w, g)
         i0 += keep
 
 
@@ -112,9 +148,7 @@ cdef void atrous_row_item(Py_ssize_t item, const floating* const* ins, floating*
         while q < whole:
             for k in range(g.n_in * g.n_taps):
                 taps[k] = rows[k] + q
-            for o in range(g.n_out):
-                atrous_chunk(outs[o] + plane + i * g.post + q, chunk, taps,
-                             w + o * g.n_in * g.n_taps, g)
+            atrous_outputs(outs, plane + i * g.post + q, chunk, taps, w, g)
             q += chunk
         for o in range(g.n_out):
             for q in range(whole, g.post):
