@@ -163,3 +163,16 @@ def atrous_level(
     offsets: npt.NDArray[np.int64],
     num_threads: int,
 ) -> None: ...
+
+# _core_wavelets.pxi: one synthesis level written over its approximation,
+# (pre, m, q) arrays at dilation 1 (the level's dilation folded into q):
+#   approx[p, i, q] = sum_t weights[0, t] * approx[p, (i + o_t) mod m, q]
+#                   (+ sum_t weights[1, t] * detail[p, (i + o_t) mod m, q])
+# every read of approx seeing its values from before the call.
+def atrous_in_place(
+    approx: _Floats,
+    detail: _Floats | None,
+    weights: _Floats,
+    offsets: npt.NDArray[np.int64],
+    num_threads: int,
+) -> None: ...

@@ -55,6 +55,8 @@ def run_info(args):
 def run_bench(args):
     from .bench import run  # loaded only here: `fastdilate rf` and `info` stay light
 
+    if args.wavelets:
+        return _run_wavelet_bench(args)
     try:
         cases, thread_counts, sweep = run.parse_options(args.cases, args.threads, args.json,
                                                         args.plot, args.memory, args.sweep,
@@ -63,6 +65,24 @@ def run_bench(args):
         args.subparser.error(str(error))
     return run.run_cli(cases, thread_counts, quick=args.quick, json_path=args.json,
                        plot_path=args.plot, memory=args.memory, sweep=sweep)
+
+
+def _run_wavelet_bench(args):
+    """``fastdilate bench --wavelets [--quick]``: the table of fastdilate.bench.wavelets."""
+    import importlib.util
+
+    given = [option for option, value in (("--cases", args.cases), ("--threads", args.threads),
+                                          ("--json", args.json), ("--plot", args.plot),
+                                          ("--memory", args.memory or None),
+                                          ("--sweep", args.sweep), ("--seed", args.seed))
+             if value is not None]
+    if given:
+        args.subparser.error(f"--wavelets times its own cases at 1 and 2 threads: "
+                             f"{', '.join(given)} does not apply to it")
+    if importlib.util.find_spec("pywt") is None:
+        args.subparser.error('--wavelets needs PyWavelets: pip install "fastdilate[wavelets]"')
+    from .bench import wavelets
+    return wavelets.run("quick" if args.quick else "full", 3 if args.quick else 5)
 
 
 def build_parser():
@@ -103,6 +123,9 @@ def build_parser():
     bench.add_argument("--seed", metavar="S", type=int, default=None,
                        help="the seed of --sweep's draws (default 0): the same seed draws "
                             "the same shapes")
+    bench.add_argument("--wavelets", action="store_true",
+                       help="instead of the cases, fastdilate.wavelets against PyWavelets and "
+                            "SciPy (needs PyWavelets; with --quick, a few cases)")
     bench.set_defaults(run=run_bench, subparser=bench)
     return parser
 

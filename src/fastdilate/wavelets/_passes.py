@@ -41,3 +41,22 @@ def synthesise(approx, detail, rec_lo, rec_hi, dilation, out, num_threads):
     bands = [(c, f) for c, f in ((approx, rec_lo), (detail, rec_hi)) if c is not None]
     _atrous([c for c, _ in bands], [out], [[f for _, f in bands]], SYNTHESIS_SHIFT, dilation,
             0.5, num_threads)
+
+
+def synthesise_in_place(approx, detail, rec_lo, rec_hi, dilation, num_threads):
+    """``approx`` (pre, n, post, ours) = the synthesis of one level from
+    itself and ``detail`` (None: a zero band), as ``synthesise`` computes
+    it, written over ``approx`` with a scratch of a few rows.  The level's
+    dilation is folded into the rows: a line of n at dilation d is an
+    (n/d, d) array at dilation 1, whose taps reach a few rows."""
+    pre, n, post = approx.shape
+    folded = approx.reshape(pre, n // dilation, dilation * post)
+    bands = [(folded, rec_lo)]
+    if detail is not None:
+        bands.append((detail.reshape(folded.shape), rec_hi))
+    taps = [circular_taps(f, SYNTHESIS_SHIFT, 1, folded.shape[1], 0.5) for _, f in bands]
+    weights = np.array([w for w, _ in taps], dtype=approx.dtype)
+    requested = core.default_num_threads() if num_threads is None else num_threads
+    threads = _layout.thread_count(requested, approx.size * weights.size)
+    core.atrous_in_place(folded, None if detail is None else bands[1][0], weights, taps[0][1],
+                         threads)

@@ -7,7 +7,7 @@ view, an extra trailing axis (real, imaginary) that is never transformed.
 """
 import numpy as np
 
-from ._passes import analyse, as_3d, synthesise
+from ._passes import analyse, as_3d, synthesise, synthesise_in_place
 
 
 class ShapeMismatchError(ValueError, RuntimeError):
@@ -30,17 +30,35 @@ class Spares:
         self._free.append(array)
 
 
+class OutputBlock:
+    """The bands a transform returns, views of one allocation: NumPy asks
+    for transparent huge pages on large allocations, so the pages of one
+    block fault in 2 MB at a time, where many separate arrays of a few MB
+    fault in 4 KB pages and cost 3 times a pass over them."""
+
+    def __init__(self, like, count):
+        self._block = np.empty((count,) + like.shape, like.dtype)
+        self._taken = 0
+
+    def take(self):
+        self._taken += 1
+        return self._block[self._taken - 1]
+
+
 def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     """pywt.swtn's output for real, C-contiguous ``x``."""
     approx_key = "a" * len(axes)
+    per_level = 2 ** len(axes)
     levels = []
     spares = Spares()
-    for i in range(start_level, start_level + level):
+    outputs = OutputBlock(x, level * (per_level - 1) + 1 if trim_approx else level * per_level)
+    # trim_approx returns the last approximation only: the levels' ones
+    # alternate between its place and one spare, so that the last lands there.
+    approx_places = [outputs.take(), np.empty_like(x) if level > 1 else None] if trim_approx else []
+    for j, i in enumerate(range(start_level, start_level + level)):
         bands = {}
-        scratch_approx = trim_approx and i < start_level + level - 1
-        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, scratch_approx, num_threads)
-        if trim_approx and i > start_level:
-            spares.give(x)  # the approximation dropped from the output
+        approx_place = approx_places[(level - 1 - j) % 2] if trim_approx else None
+        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, outputs, approx_place, num_threads)
         x = bands[approx_key]
         if trim_approx:
             del bands[approx_key]
@@ -51,23 +69,24 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     return levels
 
 
-def _split(x, banks, axes, dilation, k, prefix, bands, spares, scratch_approx, num_threads):
+def _split(x, banks, axes, dilation, k, prefix, bands, spares, outputs, approx_place,
+           num_threads):
     """Bands ``prefix + ...`` of one level: axis k, then the axes after it,
     depth first, so that at most one partial band per axis is alive; the
-    approximation in a spare when it is not returned (``scratch_approx``)."""
+    approximation in ``approx_place`` when that is given."""
     x3 = as_3d(x, axes[k])
     lo, hi = banks[k].dec_lo, banks[k].dec_hi
     if k < len(axes) - 1:
         for char, f in (("a", lo), ("d", hi)):
             part = spares.take(x)
             analyse(x3, [f], dilation, [as_3d(part, axes[k])], num_threads)
-            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, spares,
-                   scratch_approx, num_threads)
+            _split(part, banks, axes, dilation, k + 1, prefix + char, bands, spares, outputs,
+                   approx_place, num_threads)
             spares.give(part)
         return
-    approx_is_scratch = scratch_approx and prefix == "a" * k
-    approx = spares.take(x) if approx_is_scratch else np.empty_like(x)
-    detail = np.empty_like(x)
+    is_approx = prefix == "a" * k
+    approx = approx_place if is_approx and approx_place is not None else outputs.take()
+    detail = outputs.take()
     analyse(x3, [lo, hi], dilation, [as_3d(approx, axes[k]), as_3d(detail, axes[k])],
             num_threads)
     bands[prefix + "a"], bands[prefix + "d"] = approx, detail
@@ -89,23 +108,32 @@ def inverse(approx, levels, banks, axes, num_threads):
 
 def _merge(approx, owned, details, banks, axes, dilation, k, prefix, spares, num_threads):
     """Band ``prefix`` synthesised from its children along axes k..: the
-    inverse of _split, depth first.  Each partial band of ours, and the
-    approximation when it is ours (``owned``), goes back to the spares
-    once read for the last time."""
+    inverse of _split, depth first.  The synthesis is written over a child
+    of ours (a partial band, or the approximation when ``owned``) where
+    there is one; a partial band of ours that is read for the last time
+    goes back to the spares."""
     if k == len(axes):
         return approx if prefix == "a" * k else details.get(prefix)
     low, high = (_merge(approx, owned, details, banks, axes, dilation, k + 1, prefix + char,
                         spares, num_threads) for char in "ad")
     if low is None and high is None:
         return None
-    out = spares.take(low if low is not None else high)
-    synthesise(None if low is None else as_3d(low, axes[k]),
-               None if high is None else as_3d(high, axes[k]),
-               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axes[k]), num_threads)
-    if k + 1 < len(axes):  # partial bands, ours
-        for band in (low, high):
-            if band is not None:
-                spares.give(band)
-    elif owned and prefix == "a" * k:  # low is the approximation
-        spares.give(low)
+    partial = k + 1 < len(axes)
+    bands = [(band, f) for band, f in ((low, banks[k].rec_lo), (high, banks[k].rec_hi))
+             if band is not None]
+    ours = [i for i, (band, _) in enumerate(bands)
+            if partial or (owned and band is approx)]
+    axis = axes[k]
+    if ours:
+        (target, f), others = bands[ours[0]], bands[:ours[0]] + bands[ours[0] + 1:]
+        other, g = others[0] if others else (None, None)
+        synthesise_in_place(as_3d(target, axis), None if other is None else as_3d(other, axis),
+                            f, g, dilation, num_threads)
+        if partial and other is not None:
+            spares.give(other)
+        return target
+    out = spares.take(bands[0][0])
+    synthesise(None if low is None else as_3d(low, axis),
+               None if high is None else as_3d(high, axis),
+               banks[k].rec_lo, banks[k].rec_hi, dilation, as_3d(out, axis), num_threads)
     return out
