@@ -1,11 +1,13 @@
-"""The dense kernel for any output channel count: each group's channels run
-in blocks of the core's DENSE_CO_BLOCK, and the last block of a group that
-does not split evenly computes zero channels beside its real ones and stores
-only the real rows.  Swept over channel counts that leave every remainder of
+"""The dense kernel for any output channel count from DENSE_MIN_CHANNELS:
+each group's channels run in blocks of the core's DENSE_CO_BLOCK, and the
+last block of a group that does not split evenly runs its real channels in
+blocks of 1-4 rows (its single vectors beside zero channels, storing only
+the real rows).  Swept over channel counts that leave every remainder of
 the 4-channel (AVX2, baseline) and 8-channel (AVX-512) blocks, with groups,
 1-D and 2-D, against the reference and NumPy, bitwise across thread counts.
 """
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,6 +60,16 @@ def test_packed_weights_pad_each_group_with_zero_channels():
         channels = np.moveaxis(packed[grp], -1, 1).reshape(2 * block, 3, 2)
         assert np.array_equal(channels[:block + 1], w[grp * (block + 1):(grp + 1) * (block + 1)])
         assert not channels[block + 1:].any()
+
+
+def test_packed_weights_come_from_the_core_loop_checked():
+    w = np.ones((6, 2, 1, 3))
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(5), 1)
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(_layout.packed_weight(w, 1).size, np.float32), 1)
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(_layout.packed_weight(w, 1).size), 4)
 
 
 @sweep(80)
