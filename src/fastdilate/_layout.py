@@ -47,7 +47,7 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach
     width = min(max(fits, reach, least), MAX_TILE_POINTS)
     if threads > 1 and n_rows * -(-w_out // width) < 4 * threads:
-        width = -(-w_out * n_rows // (4 * threads))
+        width = max(-(-w_out * n_rows // (4 * threads)), least)
     width = -(-width // chunk) * chunk
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
