@@ -1,4 +1,5 @@
-"""The dense kernel for any output channel count from DENSE_MIN_CHANNELS:
+"""The dense kernel for any output channel count from DENSE_MIN_CHANNELS
+(from 2 with more than FEW_CHANNELS_DENSE_INPUTS input channels per group):
 each group's channels run in blocks of the core's DENSE_CO_BLOCK, and the
 last block of a group that does not split evenly runs its real channels in
 blocks of 1-4 rows (its single vectors beside zero channels, storing only
@@ -23,8 +24,9 @@ def remainder_cases(draw, ndim, max_size):
     """(op, x, w, b, kwargs): channels per group from a block to 19 (every remainder of a
     4- or 8-channel block), up to 3 groups, short and long rows."""
     groups = draw(st.integers(1, 3))
-    c_out = groups * draw(st.integers(_layout.DENSE_MIN_CHANNELS, 19))
-    c_in = groups * draw(st.integers(1, 3))
+    c_in = groups * draw(st.sampled_from([1, 2, 3, _layout.FEW_CHANNELS_DENSE_INPUTS + 1]))
+    least = 2 if c_in // groups > _layout.FEW_CHANNELS_DENSE_INPUTS else _layout.DENSE_MIN_CHANNELS
+    c_out = groups * draw(st.integers(least, 19))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
     dilation = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
     stride = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
@@ -50,6 +52,15 @@ def test_every_channel_count_from_a_block_takes_the_dense_kernel():
         assert _layout.kernel_family(2, 2 * c_out, 2, 1, 1) == core.DENSE_KERNEL
     for c_out in range(1, _layout.DENSE_MIN_CHANNELS):
         assert _layout.kernel_family(1, c_out, 1, 1, 1) == core.THIN_KERNEL
+
+
+def test_few_output_channels_take_the_dense_kernel_from_many_inputs():
+    many = _layout.FEW_CHANNELS_DENSE_INPUTS + 1
+    for c_out in range(2, _layout.DENSE_MIN_CHANNELS):
+        assert _layout.kernel_family(many, c_out, 1, 1, 1) == core.DENSE_KERNEL
+        assert _layout.kernel_family(2 * many, 2 * c_out, 2, 3, 5) == core.DENSE_KERNEL
+        assert _layout.kernel_family(many - 1, c_out, 1, 1, 1) == core.THIN_KERNEL
+    assert _layout.kernel_family(4 * many, 1, 1, 3, 5) == core.THIN_KERNEL
 
 
 def test_packed_weights_pad_each_group_with_zero_channels():

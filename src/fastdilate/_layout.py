@@ -14,12 +14,16 @@ TILE_BYTES = 256 * 1024
 MAX_TILE_POINTS = 2048
 
 
-# The dense kernel reuses each input value across a group's output channels
-# (a group's last few in blocks of 1-4 rows, no zero channels): from two per
-# group it beats the thin kernel, which rereads the input for each (measured:
-# 256 -> 3 channels on a 9x9 image 3x faster, 512 -> 3 on 19x19 2x).  One
-# output channel stays thin, which reads the input in place, 6 vectors wide.
-DENSE_MIN_CHANNELS = 2
+# The dense kernel computes whole blocks of CO_BLOCK channels from this many
+# per group; a group's last few run in blocks of 1-4 rows.
+DENSE_MIN_CHANNELS = core.DENSE_CO_BLOCK
+# Fewer output channels (2 or more) per group take the dense kernel too where
+# a group has more input channels than this: there the thin kernel copies
+# them through its tile as well (its in-place limit, THIN_IN_PLACE_CHANNELS)
+# and rereads the tile for each output channel, where the dense kernel reads
+# it once for all (measured at 1 thread: 256 -> 3 channels on a 9x9 image
+# 3.5x faster, 512 -> 3 on 19x19 2.3x; 1 -> 2 channels 1.7x slower).
+FEW_CHANNELS_DENSE_INPUTS = 16
 
 
 def thread_count(requested, macs):
@@ -56,10 +60,14 @@ def kernel_family(c_in, c_out, groups, kernel_h, h_out):
     """The core's kernel for this channel grouping: the depthwise one for a
     2-D depthwise layer, else the dense one (blocks of output channels, any
     remainder in narrower ones) unless a group has fewer output channels
-    than DENSE_MIN_CHANNELS.  (1-D depthwise runs thin, in place.)"""
+    than DENSE_MIN_CHANNELS and few inputs, or a single output channel.
+    (1-D depthwise runs thin, in place.)"""
     if groups == c_in == c_out and (kernel_h > 1 or h_out > 1):
         return core.DEPTHWISE_KERNEL
-    return core.DENSE_KERNEL if c_out // groups >= DENSE_MIN_CHANNELS else core.THIN_KERNEL
+    outputs, inputs = c_out // groups, c_in // groups
+    if outputs >= DENSE_MIN_CHANNELS or (outputs >= 2 and inputs > FEW_CHANNELS_DENSE_INPUTS):
+        return core.DENSE_KERNEL
+    return core.THIN_KERNEL
 
 
 def depthwise_band_rows(itemsize, h_out, w_out, kernel_w, kernel_h, stride, dilation, planes,
