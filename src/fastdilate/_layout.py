@@ -22,7 +22,7 @@ DENSE_MIN_CHANNELS = core.DENSE_CO_BLOCK
 # them through its tile as well (its in-place limit, THIN_IN_PLACE_CHANNELS)
 # and rereads the tile for each output channel, where the dense kernel reads
 # it once for all (measured at 1 thread: 256 -> 3 channels on a 9x9 image
-# 3.5x faster, 512 -> 3 on 19x19 2.3x; 1 -> 2 channels 1.7x slower).
+# 2-3.6x faster, 512 -> 3 on 19x19 1.2-2.4x; 1 -> 2 channels 1.7x slower).
 FEW_CHANNELS_DENSE_INPUTS = 16
 
 
