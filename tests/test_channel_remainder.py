@@ -1,11 +1,14 @@
-"""The dense kernel for any output channel count: each group's channels run
-in blocks of the core's DENSE_CO_BLOCK, and the last block of a group that
-does not split evenly computes zero channels beside its real ones and stores
-only the real rows.  Swept over channel counts that leave every remainder of
+"""The dense kernel for any output channel count from DENSE_MIN_CHANNELS
+(from 2 with more than FEW_CHANNELS_DENSE_INPUTS input channels per group):
+each group's channels run in blocks of the core's DENSE_CO_BLOCK, and the
+last block of a group that does not split evenly runs its real channels in
+blocks of 1-4 rows (its single vectors beside zero channels, storing only
+the real rows).  Swept over channel counts that leave every remainder of
 the 4-channel (AVX2, baseline) and 8-channel (AVX-512) blocks, with groups,
 1-D and 2-D, against the reference and NumPy, bitwise across thread counts.
 """
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,8 +24,9 @@ def remainder_cases(draw, ndim, max_size):
     """(op, x, w, b, kwargs): channels per group from a block to 19 (every remainder of a
     4- or 8-channel block), up to 3 groups, short and long rows."""
     groups = draw(st.integers(1, 3))
-    c_out = groups * draw(st.integers(_layout.DENSE_MIN_CHANNELS, 19))
-    c_in = groups * draw(st.integers(1, 3))
+    c_in = groups * draw(st.sampled_from([1, 2, 3, _layout.FEW_CHANNELS_DENSE_INPUTS + 1]))
+    least = 2 if c_in // groups > _layout.FEW_CHANNELS_DENSE_INPUTS else _layout.DENSE_MIN_CHANNELS
+    c_out = groups * draw(st.integers(least, 19))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
     dilation = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
     stride = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
@@ -50,6 +54,15 @@ def test_every_channel_count_from_a_block_takes_the_dense_kernel():
         assert _layout.kernel_family(1, c_out, 1, 1, 1) == core.THIN_KERNEL
 
 
+def test_few_output_channels_take_the_dense_kernel_from_many_inputs():
+    many = _layout.FEW_CHANNELS_DENSE_INPUTS + 1
+    for c_out in range(2, _layout.DENSE_MIN_CHANNELS):
+        assert _layout.kernel_family(many, c_out, 1, 1, 1) == core.DENSE_KERNEL
+        assert _layout.kernel_family(2 * many, 2 * c_out, 2, 3, 5) == core.DENSE_KERNEL
+        assert _layout.kernel_family(many - 1, c_out, 1, 1, 1) == core.THIN_KERNEL
+    assert _layout.kernel_family(4 * many, 1, 1, 3, 5) == core.THIN_KERNEL
+
+
 def test_packed_weights_pad_each_group_with_zero_channels():
     block = core.DENSE_CO_BLOCK
     w = np.arange(2 * (block + 1) * 3 * 2, dtype=np.float64).reshape(2 * (block + 1), 3, 2)
@@ -58,6 +71,16 @@ def test_packed_weights_pad_each_group_with_zero_channels():
         channels = np.moveaxis(packed[grp], -1, 1).reshape(2 * block, 3, 2)
         assert np.array_equal(channels[:block + 1], w[grp * (block + 1):(grp + 1) * (block + 1)])
         assert not channels[block + 1:].any()
+
+
+def test_packed_weights_come_from_the_core_loop_checked():
+    w = np.ones((6, 2, 1, 3))
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(5), 1)
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(_layout.packed_weight(w, 1).size, np.float32), 1)
+    with pytest.raises(ValueError, match="fastdilate core"):
+        core.pack_dense_weights(w, np.empty(_layout.packed_weight(w, 1).size), 4)
 
 
 @sweep(80)

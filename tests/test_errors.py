@@ -650,6 +650,11 @@ GUARDED_CALLS = [
     ("fd.conv2d", 4, 13, 1, (7, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (15, 17) for padding in (0, "same")
 ] + [
+    # dense kernel, a group's last 1-7 channels in blocks of 1-4 rows (few outputs)
+    (op, 34, c_out, groups, shape, kernel, dict(dilation=2, padding=padding))
+    for c_out, groups in ((2, 1), (3, 1), (6, 2), (7, 1)) for padding in (0, "same")
+    for op, shape, kernel in (("fd.conv1d", (49,), (3,)), ("fd.conv2d", (7, 17), (3, 3)))
+] + [
     # depthwise 2-D kernel: bands of padded rows, vector columns of a block of rows
     ("fd.conv2d", 3, 3, 3, (13, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (7, 8, 9, 33, 100) for padding in (0, "same")

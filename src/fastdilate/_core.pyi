@@ -31,6 +31,7 @@ def in_forked_child() -> bool: ...
 
 # The blocking of the dense micro-kernels, for the planner in _layout.py.
 DENSE_CO_BLOCK: int  # output channels accumulated at once
+DENSE_RUN_VECTORS: int  # vectors in a run of the dense block
 # The kernel families conv2d_forward runs (its ``kernel`` argument).
 THIN_KERNEL: int
 DENSE_KERNEL: int
@@ -45,6 +46,8 @@ THIN_TILE_QUANTUM_BYTES: int
 # (N, C_out, H_out, W_out).  padding_mode numbers the modes as
 # ``_api.PADDING_MODES`` lists them.
 _Floats = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+def pack_dense_weights(weight: _Floats, packed: _Floats, groups: int) -> None: ...
 
 def conv2d_forward(
     x: _Floats,

@@ -33,7 +33,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 cdef extern from "_platform.h" nogil:
     int FD_HAVE_OPENMP
@@ -66,6 +66,9 @@ fd_watch_fork()
 
 # The blocking and the kernel families, for the planner in _layout.py.
 DENSE_CO_BLOCK = CO_BLOCK
+# Vectors in a run of the dense block (and output rows of a 2-D dense item,
+# where the image has as many).
+DENSE_RUN_VECTORS = DENSE_VECS
 THIN_KERNEL = 0
 DENSE_KERNEL = 1
 DEPTHWISE_KERNEL = 2
@@ -216,6 +219,31 @@ cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.nd
                                 * (x.shape[1] // groups) * kernel_h * kernel_w)
             or bias.size != out.shape[1]):
         raise ValueError("fastdilate core: operand shapes do not agree")
+
+
+def pack_dense_weights(cnp.ndarray weight,  # IN  (C_out, C_in // groups, KH, KW)
+                       cnp.ndarray packed,  # OUT flat, what the dense kernel reads
+                       Py_ssize_t groups):
+    """Write ``weight`` into ``packed`` in the dense kernel's layout (see
+    conv2d_forward): a loop, where NumPy's transposing copy of a small
+    array costs more than a small convolution."""
+    cdef int dtype = cnp.PyArray_TYPE(weight)
+    if (cnp.PyArray_TYPE(packed) != dtype or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(weight) or not cnp.PyArray_IS_C_CONTIGUOUS(packed)
+            or weight.ndim != 4 or groups < 1 or weight.shape[0] % groups):
+        raise ValueError("fastdilate core: weights must be C-contiguous float32 or float64")
+    cdef Py_ssize_t c_out_group = weight.shape[0] // groups
+    cdef Py_ssize_t per_channel = weight.shape[1] * weight.shape[2] * weight.shape[3]
+    if packed.size != groups * packed_channels(c_out_group, DENSE_KERNEL) * per_channel:
+        raise ValueError("fastdilate core: packed weights of the wrong size")
+    if dtype == cnp.NPY_FLOAT32:
+        with nogil:
+            pack_weights(<const float*> cnp.PyArray_DATA(weight), <float*> cnp.PyArray_DATA(packed),
+                         groups, c_out_group, per_channel)
+    else:
+        with nogil:
+            pack_weights(<const double*> cnp.PyArray_DATA(weight),
+                         <double*> cnp.PyArray_DATA(packed), groups, c_out_group, per_channel)
 
 
 def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded

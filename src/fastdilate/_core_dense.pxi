@@ -1,7 +1,9 @@
 # The dense kernel: CO_BLOCK output channels x DENSE_VECS vectors of output
 # points in registers, over every (input channel, tap) of a group, read from
 # the tile.  Any C_out // groups: the packed weights carry zero channels up to
-# a whole block, and the last block stores only its real rows.  Where the
+# a whole block; a group's last, part-filled block runs its dense runs in
+# blocks of 1-4 rows that hold only real channels (its single vectors in the
+# narrow block, which stores only its real rows).  Where the
 # planner allows (zero padding, finite weights), a chunk runs only the taps
 # through which some of its outputs read the input: the others would add
 # exact zeros.  Included by _core.pyx.
@@ -33,13 +35,15 @@ cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* 
                       floating* out, Py_ssize_t out_plane,
                       Py_ssize_t channel_step, const Py_ssize_t* tap_offsets,
                       const floating* w_packed, const floating* bias, const Geometry* g) noexcept nogil:
-    """CO_BLOCK output rows x one chunk of ``block`` (a dense or a narrow
-    one, whose contents do not matter on entry).
+    """The output rows of ``block`` (a dense, narrow or rowsR one, whose
+    contents do not matter on entry) x one chunk.
 
-    ``w_packed`` holds this block's weights as [channel][tap][row].
+    ``w_packed`` holds this block's weights as [channel][tap][row], rows
+    CO_BLOCK apart, of which the block reads its first ones.
     """
     cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
-    cdef Py_ssize_t n_vecs = sizeof(channel_block) // (CO_BLOCK * VECTOR_BYTES)
+    cdef Py_ssize_t n_rows = block_rows(block)
+    cdef Py_ssize_t n_vecs = sizeof(channel_block) // (n_rows * VECTOR_BYTES)
     cdef floating partial[ACC_LEN]
     cdef Py_ssize_t r, j, c, kh, k
     cdef Py_ssize_t n_taps = g.kh * g.kw
@@ -60,7 +64,7 @@ cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* 
                     block_update(block, start + c * channel_step + tap_offsets[k], x_step,
                                  w_packed + (c * n_taps + k) * CO_BLOCK)
     out += chunk.out
-    if chunk.keep == lanes and chunk.rows == CO_BLOCK:
+    if chunk.keep == lanes and chunk.rows == n_rows:
         block_store(block, out, out_plane, chunk.vec_step)
         return
     # The tile's last vectors: the tile holds whole ones, so the block
@@ -71,6 +75,36 @@ cdef void dense_chunk(channel_block* block, const Chunk* chunk, const floating* 
         for j in range(n_vecs):
             memcpy(out + r * out_plane + j * chunk.vec_step, partial + (r * n_vecs + j) * lanes,
                    chunk.keep * sizeof(floating))
+
+
+cdef void part_chunks(const Chunk* chunk, const floating* x, floating* out,
+                      Py_ssize_t out_plane, Py_ssize_t channel_step,
+                      const Py_ssize_t* tap_offsets, const floating* w_packed,
+                      const floating* bias, const Geometry* g) noexcept nogil:
+    """A dense run of a part-filled block's ``chunk.rows`` real channels, in
+    blocks of up to 4 rows (so 1-2 blocks, whatever the remainder), each
+    reading its rows of the packed weights and bias."""
+    cdef Chunk part = chunk[0]
+    cdef Py_ssize_t done = 0
+    cdef rows1_block one
+    cdef rows2_block two
+    cdef rows3_block three
+    cdef rows4_block four
+    while done < chunk.rows:
+        part.rows = min(chunk.rows - done, 4)
+        if part.rows == 1:
+            dense_chunk(&one, &part, x, out + done * out_plane, out_plane, channel_step,
+                        tap_offsets, w_packed + done, bias + done, g)
+        elif part.rows == 2:
+            dense_chunk(&two, &part, x, out + done * out_plane, out_plane, channel_step,
+                        tap_offsets, w_packed + done, bias + done, g)
+        elif part.rows == 3:
+            dense_chunk(&three, &part, x, out + done * out_plane, out_plane, channel_step,
+                        tap_offsets, w_packed + done, bias + done, g)
+        else:
+            dense_chunk(&four, &part, x, out + done * out_plane, out_plane, channel_step,
+                        tap_offsets, w_packed + done, bias + done, g)
+        done += part.rows
 
 
 cdef inline Py_ssize_t row_runs(Py_ssize_t width, Py_ssize_t lanes) noexcept nogil:
@@ -123,7 +157,9 @@ cdef void dense_piece(Py_ssize_t piece, Py_ssize_t co, Py_ssize_t rows, const Ch
         reading_taps(t0 + vector * lanes, t0 + min(width, (vector + vectors) * lanes) - 1,
                      g.stride_w, g.dilation_w, g.pad_left, g.w_in, g.kw,
                      &chunk.kw_lo, &chunk.kw_hi)
-    if n_rows == DENSE_VECS or piece % per_row < runs:
+    if (n_rows == DENSE_VECS or piece % per_row < runs) and rows < CO_BLOCK:
+        part_chunks(&chunk, x, out, out_plane, channel_step, tap_offsets, w_packed, bias, g)
+    elif n_rows == DENSE_VECS or piece % per_row < runs:
         dense_chunk(&wide, &chunk, x, out, out_plane, channel_step, tap_offsets, w_packed,
                     bias, g)
     else:
@@ -166,3 +202,22 @@ cdef void dense_group(floating* out, Py_ssize_t out_plane, Py_ssize_t row0, Py_s
         for piece in range(n_pieces):
             dense_piece(piece, co, rows, &taps, t0, out, out_plane, n_rows, width, x,
                         channel_step, tap_offsets, w_packed, block_bias, g)
+
+
+cdef void pack_weights(const floating* w, floating* packed, Py_ssize_t groups,
+                       Py_ssize_t c_out_group, Py_ssize_t per_channel) noexcept nogil:
+    """PyTorch's [C_out][C_in // groups][KH*KW] (``per_channel`` values an
+    output channel) to the dense kernel's layout (see conv2d_forward), the
+    padding channels zero."""
+    cdef Py_ssize_t packed_group = (c_out_group + CO_BLOCK - 1) // CO_BLOCK * CO_BLOCK
+    cdef Py_ssize_t grp, co, i
+    cdef const floating* src
+    cdef floating* dst
+    memset(packed, 0, groups * packed_group * per_channel * sizeof(floating))
+    for grp in range(groups):
+        for co in range(c_out_group):
+            src = w + (grp * c_out_group + co) * per_channel
+            dst = (packed + (grp * packed_group + co // CO_BLOCK * CO_BLOCK) * per_channel
+                   + co % CO_BLOCK)
+            for i in range(per_channel):
+                dst[i * CO_BLOCK] = src[i]

@@ -18,6 +18,14 @@ cdef extern from "_simd.h" nogil:
         pass
     ctypedef struct narrow_block "fd_narrow_block":
         pass
+    ctypedef struct rows1_block "fd_rows1_block":
+        pass
+    ctypedef struct rows2_block "fd_rows2_block":
+        pass
+    ctypedef struct rows3_block "fd_rows3_block":
+        pass
+    ctypedef struct rows4_block "fd_rows4_block":
+        pass
     ctypedef struct thin_block "fd_thin_block":
         pass
     ctypedef struct tail_block "fd_tail_block":
@@ -37,6 +45,38 @@ cdef extern from "_simd.h" nogil:
     void fd_narrow_store_f32(const narrow_block* block, float* out, Py_ssize_t row_step,
                            Py_ssize_t vec_step)
     void fd_narrow_store_f64(const narrow_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows1_init_f32(rows1_block* block, const float* bias)
+    void fd_rows1_init_f64(rows1_block* block, const double* bias)
+    void fd_rows1_update_f32(rows1_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_rows1_update_f64(rows1_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_rows1_store_f32(const rows1_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows1_store_f64(const rows1_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows2_init_f32(rows2_block* block, const float* bias)
+    void fd_rows2_init_f64(rows2_block* block, const double* bias)
+    void fd_rows2_update_f32(rows2_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_rows2_update_f64(rows2_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_rows2_store_f32(const rows2_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows2_store_f64(const rows2_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows3_init_f32(rows3_block* block, const float* bias)
+    void fd_rows3_init_f64(rows3_block* block, const double* bias)
+    void fd_rows3_update_f32(rows3_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_rows3_update_f64(rows3_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_rows3_store_f32(const rows3_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows3_store_f64(const rows3_block* block, double* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows4_init_f32(rows4_block* block, const float* bias)
+    void fd_rows4_init_f64(rows4_block* block, const double* bias)
+    void fd_rows4_update_f32(rows4_block* block, const float* x, Py_ssize_t x_step, const float* w)
+    void fd_rows4_update_f64(rows4_block* block, const double* x, Py_ssize_t x_step, const double* w)
+    void fd_rows4_store_f32(const rows4_block* block, float* out, Py_ssize_t row_step,
+                           Py_ssize_t vec_step)
+    void fd_rows4_store_f64(const rows4_block* block, double* out, Py_ssize_t row_step,
                            Py_ssize_t vec_step)
     void fd_thin_init_f32(thin_block* block, const float* bias)
     void fd_thin_init_f64(thin_block* block, const double* bias)
@@ -61,13 +101,22 @@ cdef extern from "_simd.h" nogil:
 ctypedef fused register_block:
     dense_block
     narrow_block
+    rows1_block
+    rows2_block
+    rows3_block
+    rows4_block
     thin_block
     tail_block
 
-# The blocks of the dense kernel: many output channels at a time.
+# The blocks of the dense kernel: many output channels at a time (or a
+# group's last few).
 ctypedef fused channel_block:
     dense_block
     narrow_block
+    rows1_block
+    rows2_block
+    rows3_block
+    rows4_block
 
 
 cdef inline void block_init(register_block* block, const floating* bias) noexcept nogil:
@@ -75,6 +124,14 @@ cdef inline void block_init(register_block* block, const floating* bias) noexcep
         fd_dense_init_f32(block, bias) if floating is float else fd_dense_init_f64(block, bias)
     elif register_block is narrow_block:
         fd_narrow_init_f32(block, bias) if floating is float else fd_narrow_init_f64(block, bias)
+    elif register_block is rows1_block:
+        fd_rows1_init_f32(block, bias) if floating is float else fd_rows1_init_f64(block, bias)
+    elif register_block is rows2_block:
+        fd_rows2_init_f32(block, bias) if floating is float else fd_rows2_init_f64(block, bias)
+    elif register_block is rows3_block:
+        fd_rows3_init_f32(block, bias) if floating is float else fd_rows3_init_f64(block, bias)
+    elif register_block is rows4_block:
+        fd_rows4_init_f32(block, bias) if floating is float else fd_rows4_init_f64(block, bias)
     elif register_block is thin_block:
         fd_thin_init_f32(block, bias) if floating is float else fd_thin_init_f64(block, bias)
     else:
@@ -87,6 +144,14 @@ cdef inline void block_update(register_block* block, const floating* x, Py_ssize
         fd_dense_update_f32(block, x, x_step, w) if floating is float else fd_dense_update_f64(block, x, x_step, w)
     elif register_block is narrow_block:
         fd_narrow_update_f32(block, x, x_step, w) if floating is float else fd_narrow_update_f64(block, x, x_step, w)
+    elif register_block is rows1_block:
+        fd_rows1_update_f32(block, x, x_step, w) if floating is float else fd_rows1_update_f64(block, x, x_step, w)
+    elif register_block is rows2_block:
+        fd_rows2_update_f32(block, x, x_step, w) if floating is float else fd_rows2_update_f64(block, x, x_step, w)
+    elif register_block is rows3_block:
+        fd_rows3_update_f32(block, x, x_step, w) if floating is float else fd_rows3_update_f64(block, x, x_step, w)
+    elif register_block is rows4_block:
+        fd_rows4_update_f32(block, x, x_step, w) if floating is float else fd_rows4_update_f64(block, x, x_step, w)
     elif register_block is thin_block:
         fd_thin_update_f32(block, x, x_step, w) if floating is float else fd_thin_update_f64(block, x, x_step, w)
     else:
@@ -99,7 +164,28 @@ cdef inline void block_store(const register_block* block, floating* out, Py_ssiz
         fd_dense_store_f32(block, out, row_step, vec_step) if floating is float else fd_dense_store_f64(block, out, row_step, vec_step)
     elif register_block is narrow_block:
         fd_narrow_store_f32(block, out, row_step, vec_step) if floating is float else fd_narrow_store_f64(block, out, row_step, vec_step)
+    elif register_block is rows1_block:
+        fd_rows1_store_f32(block, out, row_step, vec_step) if floating is float else fd_rows1_store_f64(block, out, row_step, vec_step)
+    elif register_block is rows2_block:
+        fd_rows2_store_f32(block, out, row_step, vec_step) if floating is float else fd_rows2_store_f64(block, out, row_step, vec_step)
+    elif register_block is rows3_block:
+        fd_rows3_store_f32(block, out, row_step, vec_step) if floating is float else fd_rows3_store_f64(block, out, row_step, vec_step)
+    elif register_block is rows4_block:
+        fd_rows4_store_f32(block, out, row_step, vec_step) if floating is float else fd_rows4_store_f64(block, out, row_step, vec_step)
     elif register_block is thin_block:
         fd_thin_store_f32(block, out, row_step, vec_step) if floating is float else fd_thin_store_f64(block, out, row_step, vec_step)
     else:
         fd_tail_store_f32(block, out, row_step, vec_step) if floating is float else fd_tail_store_f64(block, out, row_step, vec_step)
+
+
+cdef inline Py_ssize_t block_rows(const channel_block* block) noexcept nogil:
+    """Output channels that a block of the dense kernel holds."""
+    if channel_block is rows1_block:
+        return 1
+    elif channel_block is rows2_block:
+        return 2
+    elif channel_block is rows3_block:
+        return 3
+    elif channel_block is rows4_block:
+        return 4
+    return CO_BLOCK

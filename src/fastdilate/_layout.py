@@ -14,9 +14,16 @@ TILE_BYTES = 256 * 1024
 MAX_TILE_POINTS = 2048
 
 
-# The dense kernel computes whole blocks of CO_BLOCK channels; under this many
-# per group the thin kernel wastes less.
+# The dense kernel computes whole blocks of CO_BLOCK channels from this many
+# per group; a group's last few run in blocks of 1-4 rows.
 DENSE_MIN_CHANNELS = core.DENSE_CO_BLOCK
+# Fewer output channels (2 or more) per group take the dense kernel too where
+# a group has more input channels than this: there the thin kernel copies
+# them through its tile as well (its in-place limit, THIN_IN_PLACE_CHANNELS)
+# and rereads the tile for each output channel, where the dense kernel reads
+# it once for all (measured at 1 thread: 256 -> 3 channels on a 9x9 image
+# 2-3.6x faster, 512 -> 3 on 19x19 1.2-2.4x; 1 -> 2 channels 1.7x slower).
+FEW_CHANNELS_DENSE_INPUTS = 16
 
 
 def thread_count(requested, macs):
@@ -30,30 +37,37 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
 
     As many as fit the tile budget, but not fewer than the taps' reach
     (up to MAX_TILE_POINTS), else the halo would be copied more often than
-    the data; and cut so that every thread gets work.  A whole number of
-    the chunks that the (dense or thin) kernel computes.
+    the data, nor than one run of the dense block (narrower, a row would
+    run only on the narrow block, a quarter as fast); and cut so that every
+    thread gets work (one thread needs no cut: every tile costs its halo
+    and its chunk remainders).  A whole number of the chunks that the
+    (dense or thin) kernel computes.
     """
     quantum = core.DENSE_TILE_QUANTUM_BYTES if dense else core.THIN_TILE_QUANTUM_BYTES
     chunk = quantum // itemsize
+    least = chunk * core.DENSE_RUN_VECTORS if dense else chunk
     reach = (kernel_w - 1) * dilation_w // stride_w
     phases = len({k * dilation_w % stride_w for k in range(kernel_w)})
     fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach
-    width = min(max(fits, reach, chunk), MAX_TILE_POINTS)
-    if n_rows * -(-w_out // width) < 4 * threads:
-        width = -(-w_out * n_rows // (4 * threads))
+    width = min(max(fits, reach, least), MAX_TILE_POINTS)
+    if threads > 1 and n_rows * -(-w_out // width) < 4 * threads:
+        width = max(-(-w_out * n_rows // (4 * threads)), least)
     width = -(-width // chunk) * chunk
     return max(chunk, min(width, -(-w_out // chunk) * chunk))
 
 
 def kernel_family(c_in, c_out, groups, kernel_h, h_out):
     """The core's kernel for this channel grouping: the depthwise one for a
-    2-D depthwise layer, else the dense one (blocks of output channels, a
-    part-zero block for any remainder) unless a group has fewer output
-    channels than DENSE_MIN_CHANNELS, where zero channels would be most of
-    the work.  (1-D depthwise runs thin, in place.)"""
+    2-D depthwise layer, else the dense one (blocks of output channels, any
+    remainder in narrower ones) unless a group has fewer output channels
+    than DENSE_MIN_CHANNELS and few inputs, or a single output channel.
+    (1-D depthwise runs thin, in place.)"""
     if groups == c_in == c_out and (kernel_h > 1 or h_out > 1):
         return core.DEPTHWISE_KERNEL
-    return core.DENSE_KERNEL if c_out // groups >= DENSE_MIN_CHANNELS else core.THIN_KERNEL
+    outputs, inputs = c_out // groups, c_in // groups
+    if outputs >= DENSE_MIN_CHANNELS or (outputs >= 2 and inputs > FEW_CHANNELS_DENSE_INPUTS):
+        return core.DENSE_KERNEL
+    return core.THIN_KERNEL
 
 
 def depthwise_band_rows(itemsize, h_out, w_out, kernel_w, kernel_h, stride, dilation, planes,
@@ -85,11 +99,10 @@ def packed_weight(weight, groups):
     [groups][C_out // groups / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK],
     each group's output channels padded with zero ones to whole blocks.
     (The thin kernel reads them in PyTorch's order.)"""
-    c_out, c_in_group = weight.shape[:2]
-    block = core.DENSE_CO_BLOCK
-    per_group = weight.reshape(groups, c_out // groups, c_in_group, -1)
-    padding = -(c_out // groups) % block
-    if padding:
-        per_group = np.pad(per_group, ((0, 0), (0, padding), (0, 0), (0, 0)))
-    blocks = per_group.reshape(groups, -1, block, c_in_group, per_group.shape[-1])
-    return np.ascontiguousarray(blocks.transpose(0, 1, 3, 4, 2)).reshape(-1)
+    weight = np.ascontiguousarray(weight.reshape(weight.shape[:2] + (1,) * (4 - weight.ndim)
+                                                 + weight.shape[2:]))
+    c_out, c_in_group, kernel_h, kernel_w = weight.shape
+    channels = groups * -(-(c_out // groups) // core.DENSE_CO_BLOCK) * core.DENSE_CO_BLOCK
+    packed = np.empty(channels * c_in_group * kernel_h * kernel_w, weight.dtype)
+    core.pack_dense_weights(weight, packed, groups)
+    return packed

@@ -7,17 +7,19 @@
  *
  * The vectors are a run of consecutive points, or one from each of VECS
  * output rows of an image (x_step and vec_step say where they lie).
- * Four shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
+ * Shapes: "dense" (4 or 8 rows, for many channels), "narrow" (the
  * same rows, one vector: what a single row leaves after whole dense runs,
- * so short rows waste no work), "thin" (1 row, for one channel at a
+ * so short rows waste no work), "rows1".."rows4" (1-4 rows of a dense run:
+ * a group's last channels when fewer than a dense block remain, so that no
+ * zero channel is computed), "thin" (1 row, for one channel at a
  * time, wide to spread each tap's overhead) and "tail" (1 x 1: what a row
  * leaves after whole thin chunks).  A vector is
  * 32 bytes, or 64 in the AVX-512 build, which has 32 registers and so
  * affords twice the vectors per dense block:
  *
- *   build     vector  dense block             narrow   thin block  tail
- *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    1 x 6       1 x 1
- *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    1 x 6       1 x 1
+ *   build     vector  dense block             narrow   rowsR   thin block  tail
+ *   AVX-512   64 B    8 x 3 (24 of 32 zmm)     8 x 1    R x 3   1 x 6       1 x 1
+ *   others    32 B    4 x 3 (12 of 16 ymm)     4 x 1    R x 3   1 x 6       1 x 1
  *
  * GCC and Clang get vector extensions, which become AVX-512 or AVX2 FMAs in
  * those builds and SSE pairs in the baseline build; other compilers (MSVC)
@@ -162,6 +164,10 @@ FD_DEFINE_VECTOR_OPS(float, fd_f32v, f32)
 FD_DEFINE_VECTOR_OPS(double, fd_f64v, f64)
 FD_DEFINE_BLOCK(dense, FD_DENSE_ROWS, FD_DENSE_VECS)
 FD_DEFINE_BLOCK(narrow, FD_DENSE_ROWS, 1)
+FD_DEFINE_BLOCK(rows1, 1, FD_DENSE_VECS)
+FD_DEFINE_BLOCK(rows2, 2, FD_DENSE_VECS)
+FD_DEFINE_BLOCK(rows3, 3, FD_DENSE_VECS)
+FD_DEFINE_BLOCK(rows4, 4, FD_DENSE_VECS)
 FD_DEFINE_BLOCK(thin, 1, FD_THIN_VECS)
 FD_DEFINE_BLOCK(tail, 1, 1)
 
