@@ -2,6 +2,7 @@
 streaming conv layer, against the neural-amp-modeler PyTorch model.
 
     python bench/bench_stream.py [--rounds 5] [--seconds 2] [--quick]
+                                 [--nam-cpp PATH/TO/benchmodel_bufsize]
 
 Prints, for NAM's A1 standard, lite, feather and nano WaveNets (random
 weights): the real-time factor at 48 kHz on one thread for blocks of 1 to
@@ -9,12 +10,19 @@ weights): the real-time factor at 48 kHz on one thread for blocks of 1 to
 at 1 and 2 threads; 8 streams at once; the PyTorch model offline and per
 block (each block run with the receptive field before it, as PyTorch users
 stream today); and StreamingConv1d against fd.conv1d on the same data.
+With ``--nam-cpp``, NeuralAmpModelerCore's ``tools/benchmodel_bufsize``
+(built -O3 -march=native) runs the same .nam weights in the streaming
+rounds, interleaved with fastdilate: one timed pass of 2 s per round at
+each block size, as that tool reports it.
 Peers are interleaved round by round, with a pause between them; each
 figure is the median of the rounds.  Needs torch and neural-amp-modeler.
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -41,19 +49,29 @@ def nam_models(name):
     model = NamWaveNet.init_from_config({"layers_configs": a1_layers_config(name), "head": None,
                                          "head_scale": 0.02})
     model.eval()
-    exported = {"architecture": "WaveNet", "config": model._export_config(),
-                "weights": model._export_weights().tolist()}
-    return model, exported
-
+    return model, model._get_export_dict()  # what its .nam export writes
 
 
 CLOCK = {"clock": time.perf_counter}  # --cpu-time: the process's CPU time instead
 
 
 def timed(run):
+    """Seconds that run() takes, or that it reports (a float it returns)."""
     start = CLOCK["clock"]()
-    run()
-    return CLOCK["clock"]() - start
+    reported = run()
+    elapsed = CLOCK["clock"]() - start
+    return reported if isinstance(reported, float) else elapsed
+
+
+def nam_cpp_run(binary, nam_path, block):
+    """One timed pass of benchmodel_bufsize: 2 s of audio (whole buffers
+    of ``block``) after its warm-up pass; returns its seconds per 2 s."""
+    def run():
+        out = subprocess.run([binary, nam_path, str(block), "1"], capture_output=True,
+                             text=True, check=True).stdout
+        microseconds = float(out.strip().splitlines()[-1].split(",")[1])
+        return microseconds * 1e-6 * (2 * RATE) / (2 * RATE - 2 * RATE % block)
+    return run
 
 
 def interleaved(cases, rounds):
@@ -77,20 +95,31 @@ def stream_run(net, x, block, batch=1):
     return run
 
 
-def streaming_table(name, exported, seconds, rounds):
+def streaming_table(name, exported, seconds, rounds, nam_cpp=None):
     net = WaveNet.from_nam(exported, num_threads=1)
     x = np.random.default_rng(1).standard_normal(int(seconds * RATE)).astype(np.float32) * 0.3
-    cases = {block: stream_run(WaveNet.from_nam(exported, num_threads=1), x, block)
-             for block in BLOCKS}
-    times = interleaved(cases, rounds)
+    cases = {}
+    with tempfile.TemporaryDirectory() as folder:
+        nam_path = os.path.join(folder, f"{name}.nam")
+        with open(nam_path, "w") as f:
+            json.dump(exported, f)
+        for block in BLOCKS:
+            cases[block] = stream_run(WaveNet.from_nam(exported, num_threads=1), x, block)
+            if nam_cpp:
+                cases["C++", block] = nam_cpp_run(nam_cpp, nam_path, block)
+        times = interleaved(cases, rounds)
     print(f"\n{name}: receptive field {net.receptive_field}, {net.macs_per_sample} "
           f"multiply-adds per sample; streaming, 1 thread, {seconds:g} s of audio")
-    print(f"  {'block':>6} {'ms/2s':>8} {'x real time':>12} {'us/block':>9}  vs NAM C++")
-    for block, t in times.items():
+    print(f"  {'block':>6} {'ms/2s':>8} {'x real time':>12} {'us/block':>9}  vs NAM C++ "
+          f"(issue 10's figures{', measured here' if nam_cpp else ''})")
+    for block in BLOCKS:
+        t = times[block]
         audio = (x.size - x.size % block) / RATE
         per_2s = t / audio * 2e3
         cpp = NAM_CPP_MS_PER_2S.get(block, NAM_CPP_MS_PER_2S[64] if block > 64 else None)
-        versus = f"{cpp / per_2s:5.2f}x" if name == "standard" and cpp else ""
+        versus = f"{cpp / per_2s:5.2f}x" if name == "standard" and cpp else "      "
+        if nam_cpp:
+            versus += f"  {times['C++', block] * 1e3 / per_2s:5.2f}x of {times['C++', block] * 1e3:6.1f} ms"
         print(f"  {block:>6} {per_2s:8.1f} {audio / t:12.1f} {t / (audio * RATE / block) * 1e6:9.2f}"
               f"  {versus}")
 
@@ -171,6 +200,8 @@ def main():
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by CPU time (one-thread figures on a loaded machine)")
     parser.add_argument("--streaming-only", action="store_true")
+    parser.add_argument("--nam-cpp", metavar="BINARY",
+                        help="NeuralAmpModelerCore's tools/benchmodel_bufsize, timed alongside")
     args = parser.parse_args()
     if args.cpu_time:
         CLOCK["clock"] = time.process_time
@@ -181,7 +212,7 @@ def main():
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for name in names:
         model, exported = nam_models(name)
-        streaming_table(name, exported, args.seconds, rounds)
+        streaming_table(name, exported, args.seconds, rounds, args.nam_cpp)
         if not args.streaming_only:
             offline_table(name, model, exported, rounds, args.offline_seconds)
             torch_per_block(name, model, exported, rounds)

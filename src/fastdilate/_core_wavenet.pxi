@@ -34,10 +34,12 @@ cdef extern from "_wavenet.h":
                           const wn_source* srcs, int n_src) nogil
     void fd_wn_activate_f32(float* a, Py_ssize_t a_step, const float* z, Py_ssize_t z_step,
                             Py_ssize_t n, Py_ssize_t width, int gating, int kind1,
-                            const float* p1, int kind2, const float* p2) nogil
+                            const float* p1, int kind2, const float* p2, float* head,
+                            Py_ssize_t head_step) nogil
     void fd_wn_activate_f64(double* a, Py_ssize_t a_step, const double* z, Py_ssize_t z_step,
                             Py_ssize_t n, Py_ssize_t width, int gating, int kind1,
-                            const double* p1, int kind2, const double* p2) nogil
+                            const double* p1, int kind2, const double* p2, double* head,
+                            Py_ssize_t head_step) nogil
 
 # The descriptor tables, one row per layer, layer array and history buffer;
 # models/wavenet.py fills them by these names.  Offsets into the weights are
@@ -147,6 +149,8 @@ cdef void wn_layer(const WnNet* net, const Py_ssize_t* layer, floating* state,
     cdef floating* residual
     cdef Py_ssize_t c_width = layer[L_CHANNELS_WIDTH], b_width = layer[L_BOTTLENECK_WIDTH]
     cdef wn_source srcs[2]
+    # without a head 1x1 the activation adds itself into the head sum
+    cdef floating* head_add = head_sum if layer[L_HEAD1X1_W] < 0 else NULL
     srcs[0].x, srcs[0].step, srcs[0].n_in = layer_in, c_width, layer[L_CHANNELS]
     srcs[0].n_taps, srcs[0].offsets = layer[L_TAPS], net.offsets + layer[L_TAP_OFFSETS]
     srcs[0].w = wn_weight(net, layer[L_CONV_W], tag)
@@ -158,12 +162,14 @@ cdef void wn_layer(const WnNet* net, const Py_ssize_t* layer, floating* state,
         fd_wn_activate_f32(activated, b_width, mid, layer[L_MID_WIDTH], n, b_width,
                            <int> layer[L_GATING], <int> layer[L_ACT],
                            wn_weight(net, layer[L_ACT_PARAMS], tag), <int> layer[L_SECONDARY],
-                           wn_weight(net, layer[L_SECONDARY_PARAMS], tag))
+                           wn_weight(net, layer[L_SECONDARY_PARAMS], tag), head_add,
+                           layer[L_HEAD_WIDTH])
     else:
         fd_wn_activate_f64(activated, b_width, mid, layer[L_MID_WIDTH], n, b_width,
                            <int> layer[L_GATING], <int> layer[L_ACT],
                            wn_weight(net, layer[L_ACT_PARAMS], tag), <int> layer[L_SECONDARY],
-                           wn_weight(net, layer[L_SECONDARY_PARAMS], tag))
+                           wn_weight(net, layer[L_SECONDARY_PARAMS], tag), head_add,
+                           layer[L_HEAD_WIDTH])
     # 1x1 sources: the activated bottleneck, one tap.
     srcs[0].x, srcs[0].step, srcs[0].n_in = activated, b_width, layer[L_BOTTLENECK]
     srcs[0].n_taps, srcs[0].offsets = 1, net.offsets
@@ -181,8 +187,6 @@ cdef void wn_layer(const WnNet* net, const Py_ssize_t* layer, floating* state,
         srcs[0].w = wn_weight(net, layer[L_HEAD1X1_W], tag)
         wn_matmul(head_sum, layer[L_HEAD_WIDTH], n, layer[L_HEAD_WIDTH],
                   wn_weight(net, layer[L_HEAD1X1_B], tag), head_sum, layer[L_HEAD_WIDTH], srcs, 1)
-    else:  # the head term is the activation itself, of the bottleneck's width
-        wn_add_into(head_sum, activated, n * b_width)
 
 
 cdef void wn_chunk(const WnNet* net, floating* state, Py_ssize_t* pos, floating* scratch,
@@ -254,6 +258,11 @@ cdef class WaveNetKernel:
     cdef object keep  # the arrays that the net's pointers point into
     cdef readonly object dtype
     cdef readonly Py_ssize_t state_len, n_buffers, scratch_len, chunk
+    # One prepared stream (bind): its arrays, checked once, for stream_bound.
+    cdef object bound
+    cdef void* bound_state
+    cdef Py_ssize_t* bound_positions
+    cdef void* bound_scratch
 
     def __init__(self, cnp.ndarray weights, cnp.ndarray layers, cnp.ndarray arrays,
                  cnp.ndarray buffers, cnp.ndarray offsets, cnp.ndarray scratch,
@@ -335,6 +344,55 @@ cdef class WaveNetKernel:
                         n_streams, length, <double*> cnp.PyArray_DATA(state),
                         <Py_ssize_t*> cnp.PyArray_DATA(positions), <double*> cnp.PyArray_DATA(scratch),
                         self.scratch_len, team)
+
+    def bind(self, cnp.ndarray state, cnp.ndarray positions, cnp.ndarray scratch):
+        """Keep one stream's state, positions and scratch (one row each) for
+        stream_bound, checked here once."""
+        cdef cnp.ndarray empty = cnp.PyArray_EMPTY(1, [0], cnp.PyArray_TYPE(self.keep[0]), 0)
+        self._check_run(empty, empty, 1, 0, state, positions, 1, scratch, 1)
+        self.bound = (state, positions, scratch)
+        self.bound_state = cnp.PyArray_DATA(state)
+        self.bound_positions = <Py_ssize_t*> cnp.PyArray_DATA(positions)
+        self.bound_scratch = cnp.PyArray_DATA(scratch)
+
+    def stream_bound(self, object block, object out):
+        """Run the bound stream over ``block`` into ``out`` when both are what
+        it takes as they are: C-contiguous (T,) or (1, T) arrays of the
+        weights' dtype, of one shape, out writeable and apart from block.
+        Returns whether it ran; anything else is left to the checked path."""
+        cdef cnp.ndarray x, y
+        cdef int dtype = cnp.PyArray_TYPE(self.keep[0]), nd, d
+        cdef char* x_at
+        cdef char* y_at
+        cdef Py_ssize_t length, nbytes
+        if (self.bound is None or type(block) is not cnp.ndarray or type(out) is not cnp.ndarray
+                or block is out):
+            return False
+        x, y = block, out
+        nd = cnp.PyArray_NDIM(x)
+        if (cnp.PyArray_TYPE(x) != dtype or cnp.PyArray_TYPE(y) != dtype
+                or not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_IS_C_CONTIGUOUS(y)
+                or not cnp.PyArray_ISWRITEABLE(y) or nd < 1 or nd > 2 or cnp.PyArray_NDIM(y) != nd
+                or (nd == 2 and cnp.PyArray_DIM(x, 0) != 1)):
+            return False
+        for d in range(nd):
+            if cnp.PyArray_DIM(x, d) != cnp.PyArray_DIM(y, d):
+                return False
+        length = cnp.PyArray_DIM(x, nd - 1)
+        nbytes = length * cnp.PyArray_ITEMSIZE(x)
+        x_at, y_at = <char*> cnp.PyArray_DATA(x), <char*> cnp.PyArray_DATA(y)
+        if (length and x_at < y_at + nbytes and y_at < x_at + nbytes) or not self._positions_fit(
+                self.bound_positions, 1):
+            return False
+        if dtype == cnp.NPY_FLOAT32:
+            run_streams(&self.net, <const float*> x_at, <float*> y_at, 1, length,
+                        <float*> self.bound_state, self.bound_positions,
+                        <float*> self.bound_scratch, self.scratch_len, 1)
+        else:
+            run_streams(&self.net, <const double*> x_at, <double*> y_at, 1, length,
+                        <double*> self.bound_state, self.bound_positions,
+                        <double*> self.bound_scratch, self.scratch_len, 1)
+        return True
 
     def offline(self, cnp.ndarray x, cnp.ndarray y, Py_ssize_t n_streams, Py_ssize_t length,
                 cnp.ndarray silence, cnp.ndarray silence_positions, cnp.ndarray work,

@@ -6,10 +6,14 @@
 #include <math.h>
 #include "_simd.h"
 
+/* Frames computed at once (register blocks of frames x output vectors):
+ * as many accumulators as the registers hold beside the weights, enough
+ * to cover the FMA latency.  FD_WN_FRAMES for two output vectors, twice
+ * that for one. */
 #if defined(__AVX512F__)
 #define FD_WN_FRAMES 8
 #else
-#define FD_WN_FRAMES 4
+#define FD_WN_FRAMES 6
 #endif
 
 /* p / q for the float32 tanh: a reciprocal estimate and one Newton step
@@ -22,6 +26,10 @@ static inline __m128 fd_wn_div_m128(__m128 p, __m128 q) {
     return _mm_mul_ps(p, r);
 }
 #define FD_WN_DIV_16(p, q) ((fd_wn_v_f32_16) fd_wn_div_m128((__m128) (p), (__m128) (q)))
+/* min(hi, x) is x > hi ? hi : x and max(lo, x) is x < lo ? lo : x, NaN
+ * included (the instructions return their second operand when unordered). */
+#define FD_WN_MIN_16(hi, x) ((fd_wn_v_f32_16) _mm_min_ps((__m128) (hi), (__m128) (x)))
+#define FD_WN_MAX_16(lo, x) ((fd_wn_v_f32_16) _mm_max_ps((__m128) (lo), (__m128) (x)))
 #endif
 #if FD_VECTOR_EXTENSIONS && defined(__AVX__)
 static inline __m256 fd_wn_div_m256(__m256 p, __m256 q) {
@@ -30,6 +38,8 @@ static inline __m256 fd_wn_div_m256(__m256 p, __m256 q) {
     return _mm256_mul_ps(p, r);
 }
 #define FD_WN_DIV_32(p, q) ((fd_wn_v_f32_32) fd_wn_div_m256((__m256) (p), (__m256) (q)))
+#define FD_WN_MIN_32(hi, x) ((fd_wn_v_f32_32) _mm256_min_ps((__m256) (hi), (__m256) (x)))
+#define FD_WN_MAX_32(lo, x) ((fd_wn_v_f32_32) _mm256_max_ps((__m256) (lo), (__m256) (x)))
 #endif
 #if FD_VECTOR_EXTENSIONS && defined(__AVX512F__)
 static inline __m512 fd_wn_div_m512(__m512 p, __m512 q) {
@@ -38,6 +48,8 @@ static inline __m512 fd_wn_div_m512(__m512 p, __m512 q) {
     return _mm512_mul_ps(p, r);
 }
 #define FD_WN_DIV_64(p, q) ((fd_wn_v_f32_64) fd_wn_div_m512((__m512) (p), (__m512) (q)))
+#define FD_WN_MIN_64(hi, x) ((fd_wn_v_f32_64) _mm512_min_ps((__m512) (hi), (__m512) (x)))
+#define FD_WN_MAX_64(lo, x) ((fd_wn_v_f32_64) _mm512_max_ps((__m512) (lo), (__m512) (x)))
 #endif
 #ifndef FD_WN_DIV_16
 #define FD_WN_DIV_16(p, q) ((p) / (q))
@@ -47,6 +59,18 @@ static inline __m512 fd_wn_div_m512(__m512 p, __m512 q) {
 #endif
 #ifndef FD_WN_DIV_64
 #define FD_WN_DIV_64(p, q) ((p) / (q))
+#endif
+#ifndef FD_WN_MIN_16
+#define FD_WN_MIN_16(hi, x) fd_wn_select_f32_16(x > hi, hi, x)
+#define FD_WN_MAX_16(lo, x) fd_wn_select_f32_16(x < lo, lo, x)
+#endif
+#ifndef FD_WN_MIN_32
+#define FD_WN_MIN_32(hi, x) fd_wn_select_f32_32(x > hi, hi, x)
+#define FD_WN_MAX_32(lo, x) fd_wn_select_f32_32(x < lo, lo, x)
+#endif
+#ifndef FD_WN_MIN_64
+#define FD_WN_MIN_64(hi, x) fd_wn_select_f32_64(x > hi, hi, x)
+#define FD_WN_MAX_64(lo, x) fd_wn_select_f32_64(x < lo, lo, x)
 #endif
 
 enum { FD_WN_IDENTITY, FD_WN_TANH, FD_WN_SIGMOID, FD_WN_RELU, FD_WN_LEAKY_RELU,
@@ -132,8 +156,13 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_splat_##SUF##_##BYTES(T s) {      \
 FD_WN_VECTOR_OPS(T, SUF, BYTES)                                               \
 FD_WN_ACTIVATE(T, SUF, BYTES)                                                 \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, FD_WN_FRAMES, 2, many2)                      \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 4, 2, four2)                                 \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2, 2, two2)                                  \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 2, one2)                                  \
-FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2 * FD_WN_FRAMES, 1, many1)                      \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2 * FD_WN_FRAMES, 1, many1)                  \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 8, 1, eight1)                                \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 4, 1, four1)                                 \
+FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2, 1, two1)                                  \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 1, one1)                                  \
 static void fd_wn_matmul_##SUF##_##BYTES(T* out, ptrdiff_t out_step, ptrdiff_t n, \
         ptrdiff_t width, const T* bias, const T* add, ptrdiff_t add_step,     \
@@ -142,21 +171,27 @@ static void fd_wn_matmul_##SUF##_##BYTES(T* out, ptrdiff_t out_step, ptrdiff_t n
     ptrdiff_t j = 0, t;                                                       \
     for (; j + 2 * lanes <= width; j += 2 * lanes) {                          \
         for (t = 0; t + FD_WN_FRAMES <= n; t += FD_WN_FRAMES)                 \
-            fd_wn_block_many2_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
-                                              add_step, srcs, n_src);         \
-        for (; t < n; t++)                                                    \
-            fd_wn_block_one2_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
-                                             add_step, srcs, n_src);          \
+            FD_WN_CALL_BLOCK(many2, SUF, BYTES);                              \
+        FD_WN_REMAINDER(4, four2, SUF, BYTES)                                 \
+        FD_WN_REMAINDER(2, two2, SUF, BYTES)                                  \
+        FD_WN_REMAINDER(1, one2, SUF, BYTES)                                  \
     }                                                                         \
-    for (; j < width; j += lanes) {  /* one vector: twice the frames */     \
+    for (; j < width; j += lanes) {  /* one vector: twice the frames */       \
         for (t = 0; t + 2 * FD_WN_FRAMES <= n; t += 2 * FD_WN_FRAMES)         \
-            fd_wn_block_many1_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
-                                              add_step, srcs, n_src);         \
-        for (; t < n; t++)                                                    \
-            fd_wn_block_one1_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
-                                             add_step, srcs, n_src);          \
+            FD_WN_CALL_BLOCK(many1, SUF, BYTES);                              \
+        FD_WN_REMAINDER(8, eight1, SUF, BYTES)                                \
+        FD_WN_REMAINDER(4, four1, SUF, BYTES)                                 \
+        FD_WN_REMAINDER(2, two1, SUF, BYTES)                                  \
+        FD_WN_REMAINDER(1, one1, SUF, BYTES)                                  \
     }                                                                         \
 }
+
+/* The frames left after the big blocks, in blocks of B down to one. */
+#define FD_WN_CALL_BLOCK(NAME, SUF, BYTES)                                    \
+    fd_wn_block_##NAME##_##SUF##_##BYTES(out, out_step, t, j, width, bias, add, \
+                                         add_step, srcs, n_src)
+#define FD_WN_REMAINDER(B, NAME, SUF, BYTES)                                  \
+    for (; t + B <= n; t += B) FD_WN_CALL_BLOCK(NAME, SUF, BYTES);
 
 /* Frames [t, t + B) of output vectors j .. j + NV: bias, then every
  * source's (tap, channel) products in one fixed order, then the added
@@ -241,8 +276,7 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_blend_##SUF##_##BYTES(            \
 static inline fd_wn_v_f32_##BYTES fd_wn_vtanh_f32_##BYTES(fd_wn_v_f32_##BYTES x) { \
     typedef fd_wn_v_f32_##BYTES V;                                            \
     const V hi = fd_wn_splat_f32_##BYTES(7.90531110763549805f), lo = -hi;     \
-    x = fd_wn_select_f32_##BYTES(x > hi, hi, x);                              \
-    x = fd_wn_select_f32_##BYTES(x < lo, lo, x);                              \
+    x = FD_WN_MAX_##BYTES(lo, FD_WN_MIN_##BYTES(hi, x));                      \
     V x2 = x * x;                                                             \
     V p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;                \
     p = x2 * p + -8.60467152213735e-11f;                                      \
@@ -266,7 +300,8 @@ static inline fd_wn_v_f32_##BYTES fd_wn_vtanh_f32_##BYTES(fd_wn_v_f32_##BYTES x)
 
 /* a = act1(z1) (ungated), act1(z1) * act2(z2) (gated) or
  * act2(z2) * act1(z1) + (1 - act2(z2)) * z1 (blended), z2 being the
- * ``width`` values after z1 in each frame. */
+ * ``width`` values after z1 in each frame; and head += a when head is
+ * not NULL (a layer without a head 1x1). */
 #define FD_WN_ACTIVATE(T, SUF, BYTES)                                         \
 FD_WN_VECTOR_TANH_##SUF(BYTES)                                                \
 static inline fd_wn_v_##SUF##_##BYTES fd_wn_vact_##SUF##_##BYTES(             \
@@ -276,9 +311,17 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_vact_##SUF##_##BYTES(             \
         FD_WN_LANE(v, i) = fd_wn_act_##SUF(FD_WN_LANE(v, i), kind, p);        \
     return v;                                                                 \
 }                                                                             \
+static inline void fd_wn_store_##SUF##_##BYTES(T* a, T* head,                 \
+        fd_wn_v_##SUF##_##BYTES v) {                                          \
+    memcpy(a, &v, sizeof v);                                                  \
+    if (head) {                                                               \
+        v = fd_wn_add_##SUF##_##BYTES(fd_wn_load_##SUF##_##BYTES(head), v);   \
+        memcpy(head, &v, sizeof v);                                           \
+    }                                                                         \
+}                                                                             \
 static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
         ptrdiff_t z_step, ptrdiff_t n, ptrdiff_t width, int gating,           \
-        int kind1, const T* p1, int kind2, const T* p2) {                     \
+        int kind1, const T* p1, int kind2, const T* p2, T* head, ptrdiff_t head_step) { \
     typedef fd_wn_v_##SUF##_##BYTES V;                                        \
     FD_WN_TANH_FAST_##SUF(BYTES)                                              \
     for (ptrdiff_t t = 0; t < n; t++)                                         \
@@ -291,7 +334,8 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
                 v = gating == FD_WN_GATED ? fd_wn_mul_##SUF##_##BYTES(v, s)   \
                                           : fd_wn_blend_##SUF##_##BYTES(s, v, z1); \
             }                                                                 \
-            memcpy(a + t * a_step + j, &v, sizeof(V));                        \
+            fd_wn_store_##SUF##_##BYTES(a + t * a_step + j,                   \
+                                        head ? head + t * head_step + j : NULL, v); \
         }                                                                     \
 }
 #define FD_WN_VECTOR_TANH_f32(BYTES) FD_WN_VECTOR_TANH(BYTES)
@@ -299,24 +343,23 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
 #define FD_WN_TANH_FAST_f64(BYTES)
 
 /* NAM's two activations without the per-vector dispatch, the ungated one
- * over four vectors at a time so that their polynomials overlap (the
+ * over two vectors at a time so that their polynomials overlap (the
  * same operations on every value as the general loop). */
 #if FD_VECTOR_EXTENSIONS
 #define FD_WN_TANH_FAST_f32(BYTES)                                            \
     const ptrdiff_t lanes = FD_WN_L_f32_##BYTES;                              \
     if (kind1 == FD_WN_TANH && gating == FD_WN_UNGATED && z_step == width     \
-            && a_step == width) {                                             \
+            && a_step == width && (!head || head_step == width)) {            \
         ptrdiff_t total = n * width, i = 0;                                   \
-        for (; i + 4 * lanes <= total; i += 4 * lanes) {                      \
-            V v[4];                                                           \
-            for (int u = 0; u < 4; u++) v[u] = fd_wn_load_f32_##BYTES(z + i + u * lanes); \
-            for (int u = 0; u < 4; u++) v[u] = fd_wn_vtanh_f32_##BYTES(v[u]); \
-            memcpy(a + i, v, sizeof v);                                       \
+        for (; i + 2 * lanes <= total; i += 2 * lanes) {                      \
+            V v0 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i));    \
+            V v1 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i + lanes)); \
+            fd_wn_store_f32_##BYTES(a + i, head ? head + i : NULL, v0);       \
+            fd_wn_store_f32_##BYTES(a + i + lanes, head ? head + i + lanes : NULL, v1); \
         }                                                                     \
-        for (; i < total; i += lanes) {                                       \
-            V v = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i));     \
-            memcpy(a + i, &v, sizeof v);                                      \
-        }                                                                     \
+        for (; i < total; i += lanes)                                         \
+            fd_wn_store_f32_##BYTES(a + i, head ? head + i : NULL,            \
+                                    fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i))); \
         return;                                                               \
     }                                                                         \
     if (kind1 == FD_WN_TANH && kind2 == FD_WN_SIGMOID && gating == FD_WN_GATED) { \
@@ -325,8 +368,9 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
                 V p = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + t * z_step + j)); \
                 V s = 0.5f + 0.5f * fd_wn_vtanh_f32_##BYTES(                  \
                     0.5f * fd_wn_load_f32_##BYTES(z + t * z_step + width + j)); \
-                V v = fd_wn_mul_f32_##BYTES(p, s);                            \
-                memcpy(a + t * a_step + j, &v, sizeof v);                     \
+                fd_wn_store_f32_##BYTES(a + t * a_step + j,                   \
+                                        head ? head + t * head_step + j : NULL, \
+                                        fd_wn_mul_f32_##BYTES(p, s));         \
             }                                                                 \
         return;                                                               \
     }
@@ -364,9 +408,9 @@ static void fd_wn_matmul_##SUF(T* out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_
 }                                                                             \
 static void fd_wn_activate_##SUF(T* a, ptrdiff_t a_step, const T* z, ptrdiff_t z_step, \
         ptrdiff_t n, ptrdiff_t width, int gating, int kind1, const T* p1, int kind2, \
-        const T* p2) {                                                        \
+        const T* p2, T* head, ptrdiff_t head_step) {                          \
     FD_WN_DISPATCH(SUF, T, activate, a, a_step, z, z_step, n, width, gating, kind1, p1, \
-                   kind2, p2)                                                 \
+                   kind2, p2, head, head_step)                                \
 }
 FD_WN_ENTRY(float, f32)
 FD_WN_ENTRY(double, f64)

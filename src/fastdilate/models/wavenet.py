@@ -322,7 +322,7 @@ class WaveNet:
         self.macs_per_sample = plan.macs_per_sample
         self._kernel = plan.kernel(self.dtype)
         self._silence, self._silence_positions = self._silent_state(plan)
-        self._batch = None
+        self._batch, self._view = None, None
 
     @classmethod
     def from_nam(cls, source, *, dtype=np.float32, num_threads=None):
@@ -387,6 +387,8 @@ class WaveNet:
         self._out = np.empty((batch, max_block), self.dtype)
         self._batch, self._view_key, self._view = batch, None, None
         self.reset()
+        if batch == 1:  # blocks of one stream then take the kernel's unchecked path
+            self._kernel.bind(self._state, self._positions, self._scratch[:1])
 
     def reset(self):
         """Start every stream over, as if preceded by silence."""
@@ -401,6 +403,13 @@ class WaveNet:
         prepares N streams if ``prepare`` was not called.  Without ``out``
         the result is a view of a buffer that the next call overwrites.
         """
+        y = self._view if out is None else out
+        if self._batch == 1 and self._kernel.stream_bound(block, y):
+            return y  # one prepared stream, a block and out as the kernel takes them
+        return self._stream_checked(block, out)
+
+    def _stream_checked(self, block, out):
+        """stream() for any block and out: checked, converted, then run."""
         x = block
         if type(x) is not np.ndarray or x.dtype != self.dtype or not x.flags.c_contiguous:
             x = self._signal("block", block)
