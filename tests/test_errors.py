@@ -650,6 +650,15 @@ GUARDED_CALLS = [
     ("fd.conv2d", 4, 13, 1, (7, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (15, 17) for padding in (0, "same")
 ] + [
+    # dense 2-D tiles that keep their columns: every mode's padding, and
+    # zero padding past the image whose kernel rows are left unread
+    ("fd.conv2d", 3, 16, 1, (9, width), (3, 3), dict(dilation=(4, 2), padding=(5, 3),
+                                                      padding_mode=mode))
+    for width in (5, 17) for mode in ("zeros", "reflect", "replicate", "circular")
+] + [
+    ("fd.conv2d", 3, 16, 1, (6, 10), (3, 3), dict(dilation=(9, 1), stride=(1, 2),
+                                                   padding=(17, 2)))
+] + [
     # depthwise 2-D kernel: bands of padded rows, vector columns of a block of rows
     ("fd.conv2d", 3, 3, 3, (13, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (7, 8, 9, 33, 100) for padding in (0, "same")

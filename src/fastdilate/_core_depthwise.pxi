@@ -60,7 +60,7 @@ cdef void depthwise_rows(floating* out, Py_ssize_t n_rows, const floating* tile,
     vectors, so that any width runs in whole blocks of independent
     accumulators (a row cut into chunks would leave a remainder whose
     vectors each wait on one chain of taps); the rows left over go a row
-    at a time.  Only a row narrower than a vector stores part of one.
+    at a time.
     """
     cdef Py_ssize_t lanes = VECTOR_BYTES // sizeof(floating)
     cdef Py_ssize_t block_rows = THIN_CHUNK_BYTES // VECTOR_BYTES
@@ -75,9 +75,7 @@ cdef void depthwise_rows(floating* out, Py_ssize_t n_rows, const floating* tile,
         for t in range(r + block_rows, min(r + 2 * block_rows, n_rows)):
             prefetch_write_span(out + t * g.w_out, g.w_out)
         for v in range((g.w_out + lanes - 1) // lanes):
-            # the row's last vector ends at its end, over points the one
-            # before computed too (the same sums), so that it stores whole
-            t = min(v * lanes, g.w_out - lanes) if g.w_out >= lanes else v * lanes
+            t = v * lanes
             block_init(&block, bias)
             for k in range(n_taps):
                 block_update(&block, tile + r * x_step + t + tap_offsets[k], x_step, w + k)

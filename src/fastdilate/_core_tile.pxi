@@ -105,10 +105,12 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
     """
     cdef Py_ssize_t s = g.stride_w, size = g.w_in
     cdef Py_ssize_t used = min(width + g.reach, g.phase_len)
-    cdef Py_ssize_t read = min((width + g.quantum - 1) // g.quantum * g.quantum + g.reach,
-                               g.phase_len)
     cdef bint zeros = g.padding_mode == PAD_ZEROS
     cdef bint write_zeros = not g.fixed_columns
+    # (a division costs more than a short row's copy: only where needed)
+    cdef Py_ssize_t read = 0
+    if write_zeros or src == NULL:
+        read = min((width + g.quantum - 1) // g.quantum * g.quantum + g.reach, g.phase_len)
     cdef Py_ssize_t i, m, m_lo, m_hi, start
     cdef floating* out
     for i in range(g.n_phases):
@@ -118,8 +120,11 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
             memset(out, 0, read * sizeof(floating))
             continue
         # Columns [m_lo, m_hi) lie inside the row and are copied as they are.
-        m_lo = 0 if start >= 0 else (-start + s - 1) // s
-        m_hi = 0 if start >= size else (size - start + s - 1) // s
+        if s == 1:
+            m_lo, m_hi = max(-start, 0), max(size - start, 0)
+        else:
+            m_lo = 0 if start >= 0 else (-start + s - 1) // s
+            m_hi = 0 if start >= size else (size - start + s - 1) // s
         m_lo, m_hi = min(m_lo, used), min(m_hi, used)
         if m_hi < m_lo:
             m_hi = m_lo
