@@ -117,7 +117,8 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         out = dst + i * g.phase_len
         start = first + g.phases[i]
         if src == NULL:
-            memset(out, 0, read * sizeof(floating))
+            for m in range(read):
+                out[m] = 0
             continue
         # Columns [m_lo, m_hi) lie inside the row and are copied as they are.
         if s == 1:
@@ -132,9 +133,9 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
             fill_padding(out, src, start, m_lo, s, size, g.padding_mode)
             fill_padding(out + m_hi, src, start + m_hi * s, used - m_hi, s, size,
                          g.padding_mode)
-        elif write_zeros:
-            memset(out, 0, m_lo * sizeof(floating))
-            memset(out + m_hi, 0, (used - m_hi) * sizeof(floating))
+        elif write_zeros:  # (loops: a call costs more than the few points of an edge)
+            for m in range(m_lo):
+                out[m] = 0
         if s == 1:
             memcpy(out + m_lo, src + start + m_lo, (m_hi - m_lo) * sizeof(floating))
         elif s == 2:  # the common stride, spelled out so that it vectorises
@@ -144,7 +145,8 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
             for m in range(m_lo, m_hi):
                 out[m] = src[start + m * s]
         if write_zeros:
-            memset(out + used, 0, (read - used) * sizeof(floating))
+            for m in range(m_hi if zeros else used, read):
+                out[m] = 0
 
 
 cdef inline void prefetch_span(const floating* src, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
