@@ -445,3 +445,33 @@ def test_weights_larger_than_l2_agree_with_numpy():
     w = rng.standard_normal((128, 128, 3, 3))
     kwargs = dict(padding="same", dilation=(1, 2))
     assert_threads_agree_and_match_numpy(fd.conv2d, x, w, **kwargs)
+
+
+# ------------------------------------- the dense kernel's tile, 2-D
+@st.composite
+def dense_tile_cases(draw):
+    """Dense 2-D calls whose tile keeps its columns from item to item (one
+    time tile) or not, padding far past the image (whole kernel rows of
+    zeros, left unread) and every mode's padding filled at stride 1 and 2."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 12)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    mode = draw(st.sampled_from(PADDING_MODES))
+    spans = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    size = (spans[0] + draw(st.integers(1, 14)), spans[1] + draw(st.integers(1, 40)))
+    limit = {"reflect": lambda s: s - 1, "circular": lambda s: s}.get(mode, lambda s: 3 * s)
+    pad = lambda axis: draw(st.integers(0, limit(size[axis])))
+    padding = ((pad(0), pad(0)), (pad(1), pad(1)))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = random_array(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 4))) + size, dtype)
+    w = random_array(rng, (draw(st.integers(8, 13)), x.shape[1]) + kernel, dtype)
+    b = random_array(rng, (w.shape[0],), dtype) if draw(st.booleans()) else None
+    return x, w, b, dict(stride=stride, dilation=dilation, padding=padding, padding_mode=mode)
+
+
+@sweep(80)
+@given(dense_tile_cases())
+def test_dense_tiles_match_numpy_bitwise_for_any_thread_count(case):
+    x, w, b, kwargs = case
+    assert_threads_agree_and_match_numpy(fd.conv2d, x, w, b, threads=(2, 3), **kwargs)

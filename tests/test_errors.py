@@ -655,6 +655,15 @@ GUARDED_CALLS = [
     for c_out, groups in ((2, 1), (3, 1), (6, 2), (7, 1)) for padding in (0, "same")
     for op, shape, kernel in (("fd.conv1d", (49,), (3,)), ("fd.conv2d", (7, 17), (3, 3)))
 ] + [
+    # dense 2-D tiles that keep their columns: every mode's padding, and
+    # zero padding past the image whose kernel rows are left unread
+    ("fd.conv2d", 3, 16, 1, (9, width), (3, 3), dict(dilation=(4, 2), padding=(5, 3),
+                                                      padding_mode=mode))
+    for width in (5, 17) for mode in ("zeros", "reflect", "replicate", "circular")
+] + [
+    ("fd.conv2d", 3, 16, 1, (6, 10), (3, 3), dict(dilation=(9, 1), stride=(1, 2),
+                                                   padding=(17, 2)))
+] + [
     # depthwise 2-D kernel: bands of padded rows, vector columns of a block of rows
     ("fd.conv2d", 3, 3, 3, (13, width), (3, 3), dict(dilation=2, padding=padding))
     for width in (7, 8, 9, 33, 100) for padding in (0, "same")

@@ -130,14 +130,18 @@ cdef void conv_work_item(Py_ssize_t item, floating* tile, const Taps* taps,
     cdef Py_ssize_t n_taps = g.kh * g.kw
     cdef const floating* image = x + n * g.c_in * g.h_in * g.w_in
     cdef floating* out_row = out + n * g.c_out * out_plane + row0 * g.w_out
-    cdef Py_ssize_t grp
+    cdef Py_ssize_t grp, kh_lo, kh_hi
     if g.depthwise:  # a band of one channel's rows per item
         depthwise_item(item, tile, taps, x, weights, bias, out, g)
         return
     if not g.dense:  # one row per item
         thin_item(tile, taps, image, weights, bias, out_row, g, row0, t0, width)
         return
-    load_tile(tile, image, g, row0, n_rows, t0, width)
+    kh_lo, kh_hi = 0, g.kh
+    if g.skip_padding:  # the kernel rows that read only zero padding are not read
+        reading_taps(row0, row0 + n_rows - 1, g.stride_h, g.dilation_h, g.pad_top, g.h_in, g.kh,
+                     &kh_lo, &kh_hi)
+    load_tile_rows(tile, image, g, row0, n_rows, t0, width, kh_lo, kh_hi)
     for grp in range(g.groups):
         dense_group(out_row + t0 + grp * g.c_out_group * out_plane, out_plane, row0, n_rows,
                     t0, width,
@@ -156,6 +160,7 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
     g.n_tiles = (g.w_out + g.tile_width - 1) // g.tile_width
 
     g.row_groups = (g.h_out + g.rows - 1) // g.rows
+    g.fixed_columns = g.depthwise or (g.dense and g.n_tiles == 1)
     cdef Py_ssize_t n_items = batch * g.row_groups * g.n_tiles
     if g.depthwise:
         n_items *= g.c_in
@@ -177,6 +182,8 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
         tile_len = g.channel_len if g.depthwise else g.c_in * g.channel_len  # whole cache lines
         tiles = <floating*> malloc(team * tile_len * sizeof(floating) + CACHE_LINE)
         first_tile = <floating*> ((<uintptr_t> tiles + CACHE_LINE - 1) // CACHE_LINE * CACHE_LINE)
+        if tiles != NULL and g.fixed_columns:
+            memset(first_tile, 0, team * tile_len * sizeof(floating))
     if tiles == NULL:
         free(offsets)
         raise MemoryError("fastdilate: no memory for the per-thread input tiles")

@@ -10,6 +10,10 @@ cdef struct Geometry:
     bint dense  # the dense kernel runs, on packed weights
     bint depthwise  # the depthwise kernel runs: a band of one channel's rows per item
     bint skip_padding  # taps that read only zero padding add exact zeros: skip them
+    # Every item's tile rows hold the same columns of the input, so what
+    # load_tile_row leaves zero in one item is zero in the next: the tile
+    # starts zeroed and only data (and non-zero padding) is written.
+    bint fixed_columns
     # Output channels per group in the packed weights: whole CO_BLOCK blocks.
     Py_ssize_t c_out_packed
     Py_ssize_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
@@ -51,6 +55,43 @@ cdef inline Py_ssize_t source_index(Py_ssize_t p, Py_ssize_t size, int mode) noe
     return p + size if p < 0 else p
 
 
+cdef void fill_padding(floating* out, const floating* src, Py_ssize_t p, Py_ssize_t n,
+                       Py_ssize_t s, Py_ssize_t size, int mode) noexcept nogil:
+    """out[m] = what padded position p + m*s reads, for m < n, in a mode
+    other than zeros, where positions p + m*s lie all before the row or all
+    after it.  Without a division per point: replicate is one value, and at
+    stride 1 circular and reflect step through the row one column at a time."""
+    cdef Py_ssize_t m, col, step, period
+    cdef floating value
+    if n <= 0:
+        return
+    if mode == PAD_REPLICATE:
+        value = src[0] if p < 0 else src[size - 1]
+        for m in range(n):
+            out[m] = value
+        return
+    if s != 1 or size == 1:
+        for m in range(n):
+            out[m] = src[source_index(p + m * s, size, mode)]
+        return
+    col = source_index(p, size, mode)
+    step = 1
+    if mode == PAD_REFLECT:  # descending where p lies in the second half of a period
+        period = 2 * (size - 1)
+        p %= period
+        if p < 0:
+            p += period
+        step = 1 if p < size - 1 else -1
+    for m in range(n):
+        out[m] = src[col]
+        if mode == PAD_CIRCULAR:
+            col = 0 if col == size - 1 else col + 1
+        else:
+            if (step > 0 and col == size - 1) or (step < 0 and col == 0):
+                step = -step
+            col += step
+
+
 cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
                         Py_ssize_t first, Py_ssize_t width) noexcept nogil:
     """Fill one (channel, kernel row) of the tile from an input row.
@@ -59,13 +100,18 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
     tile's ``width`` outputs read, and zeros after them up to where the
     kernel's whole chunks read (every value it reads must be set, and only
     those: an edge of a few points may sit in a long tile); ``src`` is NULL
-    for a row that lies in zero padding.
+    for a row that lies in zero padding.  With ``fixed_columns`` the zeros
+    of a row that has data are there from before.
     """
     cdef Py_ssize_t s = g.stride_w, size = g.w_in
     cdef Py_ssize_t used = min(width + g.reach, g.phase_len)
-    cdef Py_ssize_t read = min((width + g.quantum - 1) // g.quantum * g.quantum + g.reach,
-                               g.phase_len)
-    cdef Py_ssize_t i, m, m_lo, m_hi, col, start
+    cdef bint zeros = g.padding_mode == PAD_ZEROS
+    cdef bint write_zeros = not g.fixed_columns
+    # (a division costs more than a short row's copy: only where needed)
+    cdef Py_ssize_t read = 0
+    if write_zeros or src == NULL:
+        read = min((width + g.quantum - 1) // g.quantum * g.quantum + g.reach, g.phase_len)
+    cdef Py_ssize_t i, m, m_lo, m_hi, start
     cdef floating* out
     for i in range(g.n_phases):
         out = dst + i * g.phase_len
@@ -75,17 +121,21 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
                 out[m] = 0
             continue
         # Columns [m_lo, m_hi) lie inside the row and are copied as they are.
-        m_lo = 0 if start >= 0 else (-start + s - 1) // s
-        m_hi = 0 if start >= size else (size - start + s - 1) // s
+        if s == 1:
+            m_lo, m_hi = max(-start, 0), max(size - start, 0)
+        else:
+            m_lo = 0 if start >= 0 else (-start + s - 1) // s
+            m_hi = 0 if start >= size else (size - start + s - 1) // s
         m_lo, m_hi = min(m_lo, used), min(m_hi, used)
         if m_hi < m_lo:
             m_hi = m_lo
-        if g.padding_mode == PAD_ZEROS:  # the common mode, without a lookup per point
+        if not zeros:
+            fill_padding(out, src, start, m_lo, s, size, g.padding_mode)
+            fill_padding(out + m_hi, src, start + m_hi * s, used - m_hi, s, size,
+                         g.padding_mode)
+        elif write_zeros:  # (loops: a call costs more than the few points of an edge)
             for m in range(m_lo):
                 out[m] = 0
-        for m in range(m_lo if g.padding_mode == PAD_ZEROS else 0, m_lo):
-            col = source_index(start + m * s, size, g.padding_mode)
-            out[m] = 0 if col < 0 else src[col]
         if s == 1:
             memcpy(out + m_lo, src + start + m_lo, (m_hi - m_lo) * sizeof(floating))
         elif s == 2:  # the common stride, spelled out so that it vectorises
@@ -94,11 +144,9 @@ cdef void load_tile_row(floating* dst, const floating* src, const Geometry* g,
         else:
             for m in range(m_lo, m_hi):
                 out[m] = src[start + m * s]
-        for m in range(m_hi, m_hi if g.padding_mode == PAD_ZEROS else used):
-            col = source_index(start + m * s, size, g.padding_mode)
-            out[m] = 0 if col < 0 else src[col]
-        for m in range(used if g.padding_mode != PAD_ZEROS else m_hi, read):
-            out[m] = 0
+        if write_zeros:
+            for m in range(m_hi if zeros else used, read):
+                out[m] = 0
 
 
 cdef inline void prefetch_span(const floating* src, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
@@ -111,7 +159,14 @@ cdef inline void prefetch_span(const floating* src, Py_ssize_t lo, Py_ssize_t hi
 
 cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
                     Py_ssize_t row0, Py_ssize_t n_rows, Py_ssize_t t0, Py_ssize_t width) noexcept nogil:
-    """Copy what output rows [row0, row0 + n_rows), points [t0, t0 + width) read.
+    """Copy what output rows [row0, row0 + n_rows), points [t0, t0 + width) read."""
+    load_tile_rows(tile, x_image, g, row0, n_rows, t0, width, 0, g.kh)
+
+
+cdef void load_tile_rows(floating* tile, const floating* x_image, const Geometry* g,
+                         Py_ssize_t row0, Py_ssize_t n_rows, Py_ssize_t t0, Py_ssize_t width,
+                         Py_ssize_t kh_lo, Py_ssize_t kh_hi) noexcept nogil:
+    """load_tile for the kernel rows [kh_lo, kh_hi) only (the others are not read).
 
     Channel after channel, each (kernel row, output row) of it.  A channel's
     rows lie a plane away from the last one's, where the hardware does not
@@ -122,10 +177,11 @@ cdef void load_tile(floating* tile, const floating* x_image, const Geometry* g,
     cdef Py_ssize_t lo = max(first, 0)
     cdef Py_ssize_t hi = min(first + (width + g.reach) * g.stride_w, g.w_in)
     cdef Py_ssize_t plane = g.h_in * g.w_in
-    cdef Py_ssize_t ahead = (PREFETCH_ROWS + g.kh * n_rows - 1) // (g.kh * n_rows)
+    cdef Py_ssize_t ahead = (PREFETCH_ROWS + (kh_hi - kh_lo) * n_rows - 1) // max(
+        1, (kh_hi - kh_lo) * n_rows)
     cdef Py_ssize_t c, kh, r, row
     for c in range(-ahead, g.c_in):
-        for kh in range(g.kh):
+        for kh in range(kh_lo, kh_hi):
             for r in range(n_rows):
                 row = source_index((row0 + r) * g.stride_h + kh * g.dilation_h - g.pad_top,
                                    g.h_in, g.padding_mode)
