@@ -222,6 +222,17 @@ def taps_touching(op, poisoned, weight_shape, **kwargs):
     return hits > 0
 
 
+def run_main(argv, capsys):
+    """(exit code, stdout, stderr) of fastdilate's CLI main(argv) in this process."""
+    from fastdilate import cli  # here, as conftest imports no fastdilate module itself
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 # ------------------------------------------------------------ subprocesses
 def run_isolated(code):
     """Run ``code`` in a fresh interpreter; (returncode, stdout, stderr).

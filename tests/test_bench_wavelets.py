@@ -4,8 +4,9 @@ column, the command line's options.  Nothing here asserts on a timing."""
 import numpy as np
 import pytest
 
-from fastdilate import cli
 from fastdilate.bench import wavelets as fbw
+
+from conftest import run_main
 
 TINY = dict(sizes=[64], wavelets=["haar", "db2"], dtypes=[np.float32, np.float64], top=True,
             batch=False, sizes_2d=[16], levels_2d=[2], dtypes_2d=[np.float32],
@@ -56,15 +57,6 @@ def test_a_row_has_every_column(capsys):
 def test_pywt_swt_macs_counts_the_zero_stuffed_taps_once_they_span_the_signal():
     assert fbw.pywt_swt_macs(64, 4, 1) == 2 * 64 * 4
     assert fbw.pywt_swt_macs(64, 4, 6) == 2 * 64 * (4 * 4 + 64 + 128)  # the last two span >= 64
-
-
-def run_main(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("extra", [["--cases", "tcn-dense"], ["--threads", "1"],

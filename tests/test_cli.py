@@ -11,18 +11,10 @@ import pytest
 import fastdilate as fd
 from fastdilate import _core, cli
 
+from conftest import run_main
+
 BUILD_INFO_KEYS = ["version", "openmp", "isa", "core", "compiler", "default_num_threads"]
 SEED_RF = ["rf", "--kernel-size", "3", "--dilations", "1,2,4,8,16"]
-
-
-def run_main(argv, capsys):
-    """(exit code, stdout, stderr) of cli.main(argv) in this process."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_module(argv):
