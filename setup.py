@@ -60,6 +60,11 @@ def _compiles_with(compiler, compile_flags, link_flags):
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # the core's builds compile side by side, one per CPU
+            self.parallel = True
+
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         optimise = ["/O2"] if ctype == "msvc" else ["-O3"]
