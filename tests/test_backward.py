@@ -382,3 +382,10 @@ def test_bad_num_threads_names_it(threads):
     with pytest.raises(BAD_ARGUMENT, match="num_threads"):
         fd.conv2d_backward(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
                            num_threads=threads)
+
+
+@pytest.mark.parametrize("mode", ["wrap", ["zeros"], None])
+def test_a_bad_padding_mode_is_named(mode):
+    with pytest.raises((ValueError, TypeError), match="padding_mode"):
+        fd.conv1d_backward(np.ones((1, 1, 2)), np.ones((1, 1, 3)), np.ones((1, 1, 2)),
+                           padding_mode=mode)

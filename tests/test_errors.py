@@ -199,7 +199,7 @@ def test_causal_padding_is_for_conv1d_only():
 
 
 @both
-@pytest.mark.parametrize("mode", ["constant", "Zeros", "wrap", "edge", "", None, 0])
+@pytest.mark.parametrize("mode", ["constant", "Zeros", "wrap", "edge", "", None, 0, ["zeros"]])
 def test_unknown_padding_mode(op, mode):
     with pytest.raises(BAD_ARGUMENT, match="padding_mode"):
         call(op, padding=1, padding_mode=mode)

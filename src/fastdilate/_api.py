@@ -188,8 +188,9 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
     call = (name, spatial_dims, x.shape, x.dtype, w.shape, w.dtype,
             None if b is None else (b.shape, b.dtype),
             stride, padding, dilation, groups, padding_mode, threads)
-    if (type(stride) is int and type(dilation) is int and type(groups) is int
-            and type(padding) in (int, str)) or all(map(_plain, (stride, padding, dilation, groups))):
+    if type(padding_mode) is str and ((type(stride) is int and type(dilation) is int
+                                       and type(groups) is int and type(padding) in (int, str))
+                                      or all(map(_plain, (stride, padding, dilation, groups)))):
         plan = _cached_plan(*call)
     else:  # lists, floats, NumPy scalars...: checked afresh every time
         plan = _make_plan(*call)

@@ -110,7 +110,7 @@ def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, d
     threads = core.default_num_threads() if num_threads is None else as_thread_request(num_threads)
     call = (name, spatial_dims, g.shape, g.dtype, x.shape, x.dtype, w.shape, w.dtype,
             stride, padding, dilation, groups, padding_mode, mask, threads)
-    if all(map(_api._plain, (stride, padding, dilation, groups))):
+    if all(map(_api._plain, (stride, padding, dilation, groups, padding_mode))):
         plan = _cached_plan(*call)
     else:  # lists, floats, NumPy scalars...: checked afresh every time
         plan = _make_plan(*call)
