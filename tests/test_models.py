@@ -52,16 +52,27 @@ def assert_close_to_scale(got, expected, tolerance):
     assert np.abs(got - expected).max() <= tolerance * scale
 
 
+VECTORIZE = ["channels", "time"]
+
+
+@pytest.mark.parametrize("vectorize", VECTORIZE)
 @pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("name", list(A1_ARCHITECTURES))
-def test_a1_configs_match_the_nam_pytorch_model(name, gated):
+def test_a1_configs_match_the_nam_pytorch_model(name, gated, vectorize):
     model, exported = nam_model(a1_layers_config(name, gated), seed=len(name))
-    net = WaveNet.from_nam(exported)
+    net = WaveNet.from_nam(exported, vectorize=vectorize)
     assert net.receptive_field == model.receptive_field
     x = signal(net.receptive_field + 3000)
     assert_close_to_scale(net(x), nam_output(model, x), 1e-5)
 
 
+@pytest.mark.parametrize("name, expected", [("nano", "time"), ("feather", "time"),
+                                            ("lite", "channels"), ("standard", "channels")])
+def test_few_channels_vectorize_over_time(name, expected):
+    assert WaveNet.from_nam(random_a1_nam(name)).vectorize == expected
+
+
+@pytest.mark.parametrize("vectorize", VECTORIZE)
 @pytest.mark.parametrize("extra, activation", [
     ({"bottleneck": 6, "head_1x1_config": {"active": True, "out_channels": 3}}, "Tanh"),
     ({"layer_1x1_config": {"active": False}}, "ReLU"),
@@ -69,13 +80,13 @@ def test_a1_configs_match_the_nam_pytorch_model(name, gated):
     ({}, ["Sigmoid", "SiLU", "Softsign", {"name": "LeakyReLU", "negative_slope": 0.2},
           {"name": "Hardtanh", "min_val": -0.5, "max_val": 0.7}]),
 ])
-def test_current_format_features_match_the_nam_pytorch_model(extra, activation):
+def test_current_format_features_match_the_nam_pytorch_model(extra, activation, vectorize):
     first = layer_config(1, 5, 4, [1, 3, 9, 2, 5], False, activation, **extra)
     first["head"]["kernel_size"] = 2
     second = layer_config(5, 4, 1, [2, 7], True)
     second["kernel_size"] = [2, 4]
     model, exported = nam_model([first, second], seed=3)
-    net = WaveNet.from_nam(exported)
+    net = WaveNet.from_nam(exported, vectorize=vectorize)
     assert net.receptive_field == model.receptive_field
     x = signal(2000, seed=1)
     assert_close_to_scale(net(x), nam_output(model, x), 1e-5)
@@ -86,9 +97,10 @@ def test_float64_matches_the_nam_model_in_double():
     x = signal(6000, dtype=np.float64)
     with torch.no_grad():
         expected = model.double()(torch.from_numpy(x)[None]).numpy()[0]
-    got = WaveNet.from_nam(exported, dtype=np.float64)(x)
-    assert got.dtype == np.float64
-    assert_close_to_scale(got, expected, 1e-10)
+    for vectorize in VECTORIZE:
+        got = WaveNet.from_nam(exported, dtype=np.float64, vectorize=vectorize)(x)
+        assert got.dtype == np.float64
+        assert_close_to_scale(got, expected, 1e-10)
 
 
 def legacy_export(exported, gated):
@@ -123,32 +135,35 @@ def test_random_a1_nam_has_the_weights_of_its_architecture(name, gated):
 
 
 # ------------------------------------------------------------- streaming
-def small_net(seed, dtype, num_threads=None):
+def small_net(seed, dtype, num_threads=None, vectorize=None):
     """A random two-array WaveNet built from arrays: mixed gating, kernel
-    sizes, 1x1s and head taps."""
+    sizes, 1x1s (or none) and head taps."""
     rng = np.random.default_rng(seed)
     arrays, inputs, head_in = [], 1, None
     for a in range(2):
-        channels, bottleneck = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        channels, bottleneck = int(rng.integers(1, 11)), int(rng.integers(1, 6))
         head = head_in or int(rng.integers(1, 4))
         layers = []
         for _ in range(int(rng.integers(1, 4))):
             gating = str(rng.choice(["none", "gated", "blended"]))
             mid, taps = bottleneck * (1 if gating == "none" else 2), int(rng.integers(1, 4))
+            # a 1x1 may be left out where the widths allow (x + a; head term a)
+            layer1x1 = bottleneck != channels or rng.random() < 0.5
+            head1x1 = bottleneck != head or rng.random() < 0.5
             layers.append(Layer(
                 rng.normal(0, 0.5, (mid, channels, taps)), rng.normal(0, 0.5, mid),
                 rng.normal(0, 0.5, (mid, 1)), int(rng.integers(1, 9)),
                 activation=str(rng.choice(["Tanh", "ReLU", "Sigmoid"])), gating=gating,
-                layer1x1_weight=rng.normal(0, 0.5, (channels, bottleneck)),
-                layer1x1_bias=rng.normal(0, 0.5, channels),
-                head1x1_weight=rng.normal(0, 0.5, (head, bottleneck)),
-                head1x1_bias=rng.normal(0, 0.5, head)))
+                layer1x1_weight=rng.normal(0, 0.5, (channels, bottleneck)) if layer1x1 else None,
+                layer1x1_bias=rng.normal(0, 0.5, channels) if layer1x1 else None,
+                head1x1_weight=rng.normal(0, 0.5, (head, bottleneck)) if head1x1 else None,
+                head1x1_bias=rng.normal(0, 0.5, head) if head1x1 else None))
         out = 1 if a == 1 else int(rng.integers(1, 4))
         arrays.append(LayerArray(rng.normal(0, 0.5, (channels, inputs)), tuple(layers),
                                  rng.normal(0, 0.5, (out, head, int(rng.integers(1, 3)))),
                                  rng.normal(0, 0.5, out)))
         inputs, head_in = channels, out
-    return WaveNet(arrays, 0.5, dtype=dtype, num_threads=num_threads)
+    return WaveNet(arrays, 0.5, dtype=dtype, num_threads=num_threads, vectorize=vectorize)
 
 
 def stream_in_blocks(net, x, sizes):
@@ -167,11 +182,12 @@ def random_blocks(rng, length):
     return sizes
 
 
-@sweep(40)
+@sweep(60)
 @given(seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float32, np.float64]),
-       batch=st.sampled_from([None, 1, 3]), num_threads=st.sampled_from([1, 2, 3]))
-def test_any_block_split_equals_offline_bitwise(seed, dtype, batch, num_threads):
-    net = small_net(seed, dtype, num_threads)
+       batch=st.sampled_from([None, 1, 3]), num_threads=st.sampled_from([1, 2, 3]),
+       vectorize=st.sampled_from(VECTORIZE))
+def test_any_block_split_equals_offline_bitwise(seed, dtype, batch, num_threads, vectorize):
+    net = small_net(seed, dtype, num_threads, vectorize)
     rng = np.random.default_rng(seed)
     x = signal(int(rng.integers(1, 1500)), seed, dtype)
     if batch:
@@ -182,10 +198,11 @@ def test_any_block_split_equals_offline_bitwise(seed, dtype, batch, num_threads)
                                   expected, strict=True)
 
 
+@pytest.mark.parametrize("vectorize", VECTORIZE)
 @pytest.mark.parametrize("name", ["standard", "nano"])
-def test_a1_streams_equal_offline_bitwise_at_every_block_size(name):
+def test_a1_streams_equal_offline_bitwise_at_every_block_size(name, vectorize):
     _, exported = nam_model(a1_layers_config(name, gated=True), seed=6)
-    net = WaveNet.from_nam(exported)
+    net = WaveNet.from_nam(exported, vectorize=vectorize)
     x = signal(3 * net.receptive_field + 17, seed=2)
     expected = net(x)
     for block in (1, 16, 64, 256, 1024, 4096):
@@ -311,3 +328,5 @@ def test_constructor_names_the_part_whose_shape_is_wrong():
             np.zeros((2, 2, 3)), np.zeros(2), np.zeros((2, 1)), 0),), head)])
     with pytest.raises(TypeError, match="dtype"):
         WaveNet([LayerArray(np.zeros((2, 1)), (good,), head)], dtype=np.int32)
+    with pytest.raises(ValueError, match="vectorize must be"):
+        WaveNet([LayerArray(np.zeros((2, 1)), (good,), head)], vectorize="frames")

@@ -131,7 +131,7 @@ WAVENET_SCRATCH_FIELDS: tuple[str, ...]
 WAVENET_ACTIVATIONS: tuple[str, ...]
 WAVENET_GATINGS: tuple[str, ...]
 WAVENET_FRAMES: int  # frames computed at once by the register blocks
-WAVENET_VECTOR_BYTES: int  # signal widths are whole vectors of this many bytes (or 16)
+WAVENET_VECTOR_BYTES: int  # frame-major widths: whole vectors of this many bytes (or 16)
 
 _Ints = npt.NDArray[np.intp]
 
@@ -144,7 +144,7 @@ class WaveNetKernel:
     chunk: int  # frames per pass through the layers
     def __init__(self, weights: _Floats, layers: _Ints, arrays: _Ints, buffers: _Ints,
                  offsets: _Ints, scratch: _Ints, state_len: int, chunk: int,
-                 head_scale: float) -> None: ...
+                 head_scale: float, time_major: bool = False) -> None: ...
     def stream(self, x: _Floats, y: _Floats, n_streams: int, length: int, state: _Floats,
                positions: _Ints, scratch: _Floats, num_threads: int) -> None: ...
     def bind(self, state: _Floats, positions: _Ints, scratch: _Floats) -> None: ...
@@ -154,7 +154,8 @@ class WaveNetKernel:
                 scratch: _Floats, n_segments: int, warmup: int, num_threads: int) -> None: ...
 
 def wn_plan_fits(n_weights: int, layers: _Ints, arrays: _Ints, buffers: _Ints, offsets: _Ints,
-                 scratch: _Ints, state_len: int, chunk: int, lanes: int) -> bool: ...
+                 scratch: _Ints, state_len: int, chunk: int, lanes: int,
+                 time_major: bool = False, pad: int = 1) -> bool: ...
 
 # _core_wavelets.pxi: one level of an à trous transform along axis 1 of
 # (pre, n, post) arrays, 1 or 2 inputs into 1 or 2 outputs, all of one

@@ -307,3 +307,4 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
                         <const double*> cnp.PyArray_DATA(bias), <double*> cnp.PyArray_DATA(out),
                         &g, x.shape[0], num_threads)
 include "_core_wavenet.pxi"
+include "_core_wavenet_kernel.pxi"

@@ -79,11 +79,13 @@ enum { FD_WN_IDENTITY, FD_WN_TANH, FD_WN_SIGMOID, FD_WN_RELU, FD_WN_LEAKY_RELU,
 enum { FD_WN_UNGATED, FD_WN_GATED, FD_WN_BLENDED };
 
 /* One input of a matrix product: n_taps frame offsets (in values) into
- * a frame-major signal of ``step`` values per frame, of which n_in
- * channels are read; weights [tap][channel][output width]. */
+ * a signal of ``step`` values per frame and ``stride`` per channel (a
+ * frame-major one: step = its width, stride 1; a time-major one: step 1,
+ * stride its row length), of which n_in channels are read; weights
+ * [tap][channel][output width]. */
 typedef struct {
     const void* x;
-    ptrdiff_t step, n_in, n_taps;
+    ptrdiff_t step, stride, n_in, n_taps;
     const ptrdiff_t* offsets;
     const void* w;
 } fd_wn_source;
@@ -164,6 +166,13 @@ FD_WN_FRAME_BLOCK(T, SUF, BYTES, 8, 1, eight1)                                \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, 4, 1, four1)                                 \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, 2, 1, two1)                                  \
 FD_WN_FRAME_BLOCK(T, SUF, BYTES, 1, 1, one1)                                  \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 4, 3, four3)                                  \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 4, 1, four1)                                  \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 2, 5, two5)                                   \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 2, 1, two1)                                   \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 1, 8, one8)                                   \
+FD_WN_TIME_BLOCK(T, SUF, BYTES, 1, 1, one1)                                   \
+FD_WN_TIME_MATMUL(T, SUF, BYTES)                                              \
 static void fd_wn_matmul_##SUF##_##BYTES(T* out, ptrdiff_t out_step, ptrdiff_t n, \
         ptrdiff_t width, const T* bias, const T* add, ptrdiff_t add_step,     \
         const fd_wn_source* srcs, int n_src) {                                \
@@ -234,6 +243,67 @@ static inline void fd_wn_block_##NAME##_##SUF##_##BYTES(T* out, ptrdiff_t out_st
         }                                                                     \
 }
 
+/* The time-major product (signals of few channels): out[j][t] over
+ * output channels j and frames t, n a multiple of the lanes; blocks of J
+ * output channels x F vectors of frames, then the frames left one vector
+ * at a time.  Which block computes a value depends on j only, and every
+ * block gives a value the same operations, as the frame-major one. */
+#define FD_WN_TIME_MATMUL(T, SUF, BYTES)                                      \
+static void fd_wn_tmatmul_##SUF##_##BYTES(T* out, ptrdiff_t out_stride, ptrdiff_t n, \
+        ptrdiff_t width, const T* bias, const T* add, ptrdiff_t add_stride,   \
+        const fd_wn_source* srcs, int n_src) {                                \
+    const ptrdiff_t lanes = FD_WN_L_##SUF##_##BYTES;                          \
+    ptrdiff_t j = 0, t;                                                       \
+    for (; j + 4 <= width; j += 4) FD_WN_TIME_ROWS(four3, four1, 3, SUF, BYTES) \
+    for (; j + 2 <= width; j += 2) FD_WN_TIME_ROWS(two5, two1, 5, SUF, BYTES)   \
+    for (; j < width; j++) FD_WN_TIME_ROWS(one8, one1, 8, SUF, BYTES)           \
+}
+#define FD_WN_TIME_ROWS(MANY, ONE, F, SUF, BYTES) {                                     \
+        for (t = 0; t + F * lanes <= n; t += F * lanes)                       \
+            FD_WN_CALL_TIME(MANY, SUF, BYTES);                                \
+        for (; t < n; t += lanes) FD_WN_CALL_TIME(ONE, SUF, BYTES);           \
+    }
+#define FD_WN_CALL_TIME(NAME, SUF, BYTES)                                     \
+    fd_wn_tblock_##NAME##_##SUF##_##BYTES(out, out_stride, t, j, width, bias, add, \
+                                          add_stride, srcs, n_src)
+
+/* Output channels j .. j + J at frames [t, t + F vectors). */
+#define FD_WN_TIME_BLOCK(T, SUF, BYTES, J, F, NAME)                          \
+static inline void fd_wn_tblock_##NAME##_##SUF##_##BYTES(T* out, ptrdiff_t out_stride, \
+        ptrdiff_t t, ptrdiff_t j, ptrdiff_t width, const T* bias, const T* add, \
+        ptrdiff_t add_stride, const fd_wn_source* srcs, int n_src) {          \
+    typedef fd_wn_v_##SUF##_##BYTES V;                                        \
+    const int lanes = FD_WN_L_##SUF##_##BYTES;                                \
+    V acc[J][F], xv[F];                                                       \
+    for (int o = 0; o < J; o++) {                                             \
+        V start = fd_wn_splat_##SUF##_##BYTES(bias ? bias[j + o] : (T) 0);    \
+        for (int f = 0; f < F; f++) acc[o][f] = start;                        \
+    }                                                                         \
+    for (int s = 0; s < n_src; s++) {                                         \
+        const fd_wn_source* src = srcs + s;                                   \
+        const T* w = (const T*) src->w + j;                                   \
+        for (ptrdiff_t k = 0; k < src->n_taps; k++) {                         \
+            const T* x = (const T*) src->x + t + src->offsets[k];             \
+            for (ptrdiff_t c = 0; c < src->n_in; c++, w += width) {           \
+                for (int f = 0; f < F; f++)                                   \
+                    xv[f] = fd_wn_load_##SUF##_##BYTES(x + c * src->stride + f * lanes); \
+                for (int o = 0; o < J; o++) {                                 \
+                    T ws = w[o];                                              \
+                    for (int f = 0; f < F; f++)                               \
+                        acc[o][f] = fd_wn_madd_##SUF##_##BYTES(acc[o][f], xv[f], ws); \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    for (int o = 0; o < J; o++)                                               \
+        for (int f = 0; f < F; f++) {                                         \
+            ptrdiff_t at = t + f * lanes;                                     \
+            if (add) acc[o][f] = fd_wn_add_##SUF##_##BYTES(                   \
+                fd_wn_load_##SUF##_##BYTES(add + (j + o) * add_stride + at), acc[o][f]); \
+            memcpy(out + (j + o) * out_stride + at, &acc[o][f], sizeof(V));   \
+        }                                                                     \
+}
+
 #if FD_VECTOR_EXTENSIONS
 #define FD_WN_VECTOR_OPS(T, SUF, BYTES)                                       \
 typedef fd_wn_##SUF##_##BYTES##_mask fd_wn_m_##SUF##_##BYTES;                  \
@@ -299,8 +369,9 @@ static inline fd_wn_v_f32_##BYTES fd_wn_vtanh_f32_##BYTES(fd_wn_v_f32_##BYTES x)
 #define FD_WN_VECTOR_ACT_f64(BYTES, v, kind)
 
 /* a = act1(z1) (ungated), act1(z1) * act2(z2) (gated) or
- * act2(z2) * act1(z1) + (1 - act2(z2)) * z1 (blended), z2 being the
- * ``width`` values after z1 in each frame; and head += a when head is
+ * act2(z2) * act1(z1) + (1 - act2(z2)) * z1 (blended), over n rows of
+ * ``width`` values (frames of channels, or time-major channel rows of
+ * frames), z2 being z_half values after z1; and head += a when head is
  * not NULL (a layer without a head 1x1). */
 #define FD_WN_ACTIVATE(T, SUF, BYTES)                                         \
 FD_WN_VECTOR_TANH_##SUF(BYTES)                                                \
@@ -320,7 +391,7 @@ static inline void fd_wn_store_##SUF##_##BYTES(T* a, T* head,                 \
     }                                                                         \
 }                                                                             \
 static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
-        ptrdiff_t z_step, ptrdiff_t n, ptrdiff_t width, int gating,           \
+        ptrdiff_t z_step, ptrdiff_t z_half, ptrdiff_t n, ptrdiff_t width, int gating, \
         int kind1, const T* p1, int kind2, const T* p2, T* head, ptrdiff_t head_step) { \
     typedef fd_wn_v_##SUF##_##BYTES V;                                        \
     FD_WN_TANH_FAST_##SUF(BYTES)                                              \
@@ -330,7 +401,7 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
             V v = fd_wn_vact_##SUF##_##BYTES(z1, kind1, p1);                  \
             if (gating != FD_WN_UNGATED) {                                    \
                 V s = fd_wn_vact_##SUF##_##BYTES(                             \
-                    fd_wn_load_##SUF##_##BYTES(z + t * z_step + width + j), kind2, p2); \
+                    fd_wn_load_##SUF##_##BYTES(z + t * z_step + z_half + j), kind2, p2); \
                 v = gating == FD_WN_GATED ? fd_wn_mul_##SUF##_##BYTES(v, s)   \
                                           : fd_wn_blend_##SUF##_##BYTES(s, v, z1); \
             }                                                                 \
@@ -348,18 +419,24 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
 #if FD_VECTOR_EXTENSIONS
 #define FD_WN_TANH_FAST_f32(BYTES)                                            \
     const ptrdiff_t lanes = FD_WN_L_f32_##BYTES;                              \
-    if (kind1 == FD_WN_TANH && gating == FD_WN_UNGATED && z_step == width     \
-            && a_step == width && (!head || head_step == width)) {            \
-        ptrdiff_t total = n * width, i = 0;                                   \
-        for (; i + 2 * lanes <= total; i += 2 * lanes) {                      \
-            V v0 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i));    \
-            V v1 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i + lanes)); \
-            fd_wn_store_f32_##BYTES(a + i, head ? head + i : NULL, v0);       \
-            fd_wn_store_f32_##BYTES(a + i + lanes, head ? head + i + lanes : NULL, v1); \
+    if (kind1 == FD_WN_TANH && gating == FD_WN_UNGATED) {                     \
+        ptrdiff_t rows = n, length = width, i;                                \
+        if (z_step == width && a_step == width && (!head || head_step == width)) \
+            rows = 1, length = n * width;  /* one run of contiguous rows */   \
+        for (ptrdiff_t r = 0; r < rows; r++) {                                \
+            const float* zr = z + r * z_step;                                 \
+            float* ar = a + r * a_step;                                       \
+            float* hr = head ? head + r * head_step : NULL;                   \
+            for (i = 0; i + 2 * lanes <= length; i += 2 * lanes) {            \
+                V v0 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(zr + i)); \
+                V v1 = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(zr + i + lanes)); \
+                fd_wn_store_f32_##BYTES(ar + i, hr ? hr + i : NULL, v0);      \
+                fd_wn_store_f32_##BYTES(ar + i + lanes, hr ? hr + i + lanes : NULL, v1); \
+            }                                                                 \
+            for (; i < length; i += lanes)                                    \
+                fd_wn_store_f32_##BYTES(ar + i, hr ? hr + i : NULL,           \
+                                        fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(zr + i))); \
         }                                                                     \
-        for (; i < total; i += lanes)                                         \
-            fd_wn_store_f32_##BYTES(a + i, head ? head + i : NULL,            \
-                                    fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + i))); \
         return;                                                               \
     }                                                                         \
     if (kind1 == FD_WN_TANH && kind2 == FD_WN_SIGMOID && gating == FD_WN_GATED) { \
@@ -367,7 +444,7 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
             for (ptrdiff_t j = 0; j < width; j += lanes) {                    \
                 V p = fd_wn_vtanh_f32_##BYTES(fd_wn_load_f32_##BYTES(z + t * z_step + j)); \
                 V s = 0.5f + 0.5f * fd_wn_vtanh_f32_##BYTES(                  \
-                    0.5f * fd_wn_load_f32_##BYTES(z + t * z_step + width + j)); \
+                    0.5f * fd_wn_load_f32_##BYTES(z + t * z_step + z_half + j)); \
                 fd_wn_store_f32_##BYTES(a + t * a_step + j,                   \
                                         head ? head + t * head_step + j : NULL, \
                                         fd_wn_mul_f32_##BYTES(p, s));         \
@@ -379,8 +456,9 @@ static void fd_wn_activate_##SUF##_##BYTES(T* a, ptrdiff_t a_step, const T* z, \
 #endif
 
 /* The native vector (whole registers: wider ones, emulated, go through
- * the stack) and a 16-byte one for signals of a few channels.
- * models/wavenet.py pads every width to 16 bytes or whole native vectors. */
+ * the stack) and a 16-byte one for frame-major signals of a few channels.
+ * models/wavenet.py pads every frame-major width to 16 bytes or whole
+ * native vectors; time-major products run native vectors of frames. */
 FD_WN_KERNELS(float, int, f32, 16)
 FD_WN_KERNELS(double, long long, f64, 16)
 #if defined(__AVX512F__)
@@ -407,10 +485,14 @@ static void fd_wn_matmul_##SUF(T* out, ptrdiff_t out_step, ptrdiff_t n, ptrdiff_
     FD_WN_DISPATCH(SUF, T, matmul, out, out_step, n, width, bias, add, add_step, srcs, n_src) \
 }                                                                             \
 static void fd_wn_activate_##SUF(T* a, ptrdiff_t a_step, const T* z, ptrdiff_t z_step, \
-        ptrdiff_t n, ptrdiff_t width, int gating, int kind1, const T* p1, int kind2, \
-        const T* p2, T* head, ptrdiff_t head_step) {                          \
-    FD_WN_DISPATCH(SUF, T, activate, a, a_step, z, z_step, n, width, gating, kind1, p1, \
-                   kind2, p2, head, head_step)                                \
+        ptrdiff_t z_half, ptrdiff_t n, ptrdiff_t width, int gating, int kind1, const T* p1, \
+        int kind2, const T* p2, T* head, ptrdiff_t head_step) {               \
+    FD_WN_DISPATCH(SUF, T, activate, a, a_step, z, z_step, z_half, n, width, gating, kind1, \
+                   p1, kind2, p2, head, head_step)                            \
+}                                                                             \
+static void fd_wn_tmatmul_##SUF(T* out, ptrdiff_t out_stride, ptrdiff_t n, ptrdiff_t width, \
+        const T* bias, const T* add, ptrdiff_t add_stride, const fd_wn_source* srcs, int n_src) { \
+    FD_WN_WIDE(tmatmul, SUF)(out, out_stride, n, width, bias, add, add_stride, srcs, n_src); \
 }
 FD_WN_ENTRY(float, f32)
 FD_WN_ENTRY(double, f64)

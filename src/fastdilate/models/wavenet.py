@@ -34,6 +34,9 @@ GATINGS = core.WAVENET_GATINGS
 # Frames each layer runs at a time inside a block: a layer's signals for
 # this many frames stay in L1/L2 while all the layers run over them.
 CHUNK = 256
+# The most channels of a layer array for which the core vectorises over
+# frames rather than channels (measured: bench/bench_stream.py).
+TIME_MAJOR_CHANNELS = 8
 # Parameters of the parametrised activations, in the order the core reads them.
 _ACTIVATION_PARAMS = {
     "LeakyReLU": (("negative_slope", 0.01),),
@@ -128,12 +131,13 @@ class _Plan:
     """The core's tables for a WaveNet: weights laid out at the vector
     widths of the dtype, one history buffer per layer and per head."""
 
-    def __init__(self, arrays, head_scale, dtype, chunk):
+    def __init__(self, arrays, head_scale, dtype, chunk, time_major):
         self.lanes, self.small = core.WAVENET_VECTOR_BYTES // dtype.itemsize, 16 // dtype.itemsize
+        self.time_major = time_major
         self.weights, self.offsets = _Packer(), [0]
         self.layers, self.arrays, self.buffers = [], [], []
         self.state_len, self.chunk = 0, chunk
-        self.widest = dict(mid=0, activated=0, residual=0, head_out=0)
+        self.widest = dict(mid=0, activated=0, residual=0, head_out=0, audio=1)
         self.receptive_field, self.macs_per_sample = 1, 0
         in_channels, head_in = 1, None
         for a, array in enumerate(arrays):
@@ -150,7 +154,10 @@ class _Plan:
         self.scratch["length"] = length
 
     def width(self, channels):
-        """Values per frame of a signal: one 16-byte vector or whole native ones."""
+        """Values per frame of a signal: one 16-byte vector or whole native
+        ones, or the channels themselves (time-major)."""
+        if self.time_major:
+            return channels
         if channels <= self.small:
             return self.small
         return -(-channels // self.lanes) * self.lanes
@@ -160,9 +167,10 @@ class _Plan:
         self.state_len += (history + max(self.chunk, history)) * width
         return len(self.buffers) - 1
 
-    def _taps(self, taps, spacing):
-        """Offsets (values) of taps k = 0..taps-1 reading ``spacing`` values
-        per step back, the last tap at the current frame."""
+    def _taps(self, taps, frames, width):
+        """Offsets (values) of taps k = 0..taps-1 reading ``frames`` frames
+        of ``width`` values per step back, the last tap at the current frame."""
+        spacing = frames * (1 if self.time_major else width)
         self.offsets.extend(-(taps - 1 - k) * spacing for k in range(taps))
         return len(self.offsets) - taps
 
@@ -193,7 +201,7 @@ class _Plan:
         self.arrays.append(dict(
             first_layer=first, n_layers=len(array.layers), input_channels=in_channels,
             rechannel_weight=rechannel_at, head_buffer=head_buffer, head_channels=head_channels,
-            head_taps=head_taps, head_tap_offsets=self._taps(head_taps, head_width),
+            head_taps=head_taps, head_tap_offsets=self._taps(head_taps, 1, head_width),
             head_weight=head_at, head_bias=bias_at, head_out_width=out_width))
         self.widest["residual"] = max(self.widest["residual"], c_width)
         self.widest["head_out"] = max(self.widest["head_out"], out_width)
@@ -238,7 +246,7 @@ class _Plan:
 
         entry = dict(
             buffer=self._buffer((taps - 1) * dilation, c_width), channels=channels,
-            channels_width=c_width, taps=taps, tap_offsets=self._taps(taps, dilation * c_width),
+            channels_width=c_width, taps=taps, tap_offsets=self._taps(taps, dilation, c_width),
             mid_width=mid_width, bottleneck=bottleneck, bottleneck_width=b_width,
             conv_weight=self.weights.add(spread(conv.transpose(2, 1, 0), (taps, channels))),
             conv_bias=self.weights.add(spread(
@@ -292,7 +300,15 @@ class _Plan:
             table(self.arrays, core.WAVENET_ARRAY_FIELDS), np.array(self.buffers, np.intp).ravel(),
             np.array(self.offsets, np.intp),
             np.array([self.scratch[f] for f in core.WAVENET_SCRATCH_FIELDS], np.intp),
-            self.state_len, self.chunk, self.head_scale)
+            self.state_len, self.chunk, self.head_scale, self.time_major)
+
+
+def _few_channels(arrays):
+    """Whether every layer array has at most TIME_MAJOR_CHANNELS channels,
+    where vectors over frames beat mostly padded vectors of channels."""
+    channels = [np.shape(a.rechannel_weight)[0] for a in arrays
+                if isinstance(a, LayerArray) and np.ndim(a.rechannel_weight) == 2]
+    return bool(channels) and max(channels) <= TIME_MAJOR_CHANNELS
 
 
 class WaveNet:
@@ -304,6 +320,11 @@ class WaveNet:
     head_scale : float
     dtype : float32 (default) or float64, what the net computes in
     num_threads : int >= 1, optional; None follows OpenMP
+    vectorize : "channels", "time" or None (default: the faster for the
+        net's channel counts); what the core's vectors run over, each frame's
+        channels or each channel's frames.  Both give every value the same
+        operations in the same order; streaming equals offline bitwise with
+        either.
 
     ``net(x)`` runs whole signals (T,) or (N, T), as if silence preceded
     them.  ``net.stream(block)`` runs N streams block by block (any block
@@ -312,12 +333,19 @@ class WaveNet:
     or dict)`` reads a Neural Amp Modeler ``.nam`` file.
     """
 
-    def __init__(self, arrays, head_scale=1.0, *, dtype=np.float32, num_threads=None):
+    def __init__(self, arrays, head_scale=1.0, *, dtype=np.float32, num_threads=None,
+                 vectorize=None):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.num_threads = as_thread_request(num_threads)
-        plan = _Plan(tuple(arrays), head_scale, self.dtype, CHUNK)
+        arrays = tuple(arrays)
+        if vectorize is None:
+            vectorize = "time" if _few_channels(arrays) else "channels"
+        if vectorize not in ("channels", "time"):
+            raise ValueError(f"vectorize must be 'channels', 'time' or None, got {vectorize!r}")
+        self.vectorize = vectorize
+        plan = _Plan(arrays, head_scale, self.dtype, CHUNK, vectorize == "time")
         self.receptive_field = plan.receptive_field
         self.macs_per_sample = plan.macs_per_sample
         self._kernel = plan.kernel(self.dtype)
@@ -325,11 +353,12 @@ class WaveNet:
         self._batch, self._view = None, None
 
     @classmethod
-    def from_nam(cls, source, *, dtype=np.float32, num_threads=None):
+    def from_nam(cls, source, *, dtype=np.float32, num_threads=None, vectorize=None):
         """A WaveNet from a ``.nam`` file (a path) or its parsed JSON (a dict)."""
         from .nam import read_nam
         arrays, head_scale = read_nam(source)
-        return cls(arrays, head_scale, dtype=dtype, num_threads=num_threads)
+        return cls(arrays, head_scale, dtype=dtype, num_threads=num_threads,
+                   vectorize=vectorize)
 
     def _silent_state(self, plan):
         """The state after endless silence: that of receptive_field - 1 zeros
