@@ -6,6 +6,8 @@ is one call of the core's à trous kernel, which reads its one or two inputs
 and writes its one or two outputs once (analysis: the data into both
 bands; synthesis: both bands into the data), with circular indexing.
 """
+import math
+
 import numpy as np
 
 from .. import _layout
@@ -16,7 +18,8 @@ from ._filters import ANALYSIS_SHIFT, SYNTHESIS_SHIFT, circular_taps
 def as_3d(array, axis):
     """``array`` (C-contiguous) viewed as (pre, n, post) around ``axis``."""
     shape = array.shape
-    return array.reshape(int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
+    # math.prod: np.prod of a tuple costs microseconds, a level's whole budget on small arrays
+    return array.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
 
 
 def _atrous(inputs, outputs, filters, shift, dilation, scale, num_threads):
@@ -71,8 +74,8 @@ def _planes(array, outer, inner):
     """``array`` as (pre, n_a, row) around axis ``outer``, and the
     (mid, n_b, post) of a row around axis ``inner`` (> ``outer``)."""
     shape = array.shape
-    mid = int(np.prod(shape[outer + 1:inner]))
-    return as_3d(array, outer), (mid, shape[inner], int(np.prod(shape[inner + 1:])))
+    mid = math.prod(shape[outer + 1:inner])
+    return as_3d(array, outer), (mid, shape[inner], math.prod(shape[inner + 1:]))
 
 
 def _pair_taps(bank_filters, shift, dilation, size, scale, dtype, n_out):
