@@ -130,8 +130,8 @@ def core_plan(dtype, x_shape, w_shape, out_shape, strides, dilations, pads_befor
     threads = _layout.thread_count(threads, math.prod(out_shape) * math.prod(w_shape[1:]))
     kernel = _layout.kernel_family(c_in, c_out, groups, w_shape[2], out_shape[2])
     tile = _layout.tile_width(dtype.itemsize, c_in, w_shape[2], w_shape[3], strides[1],
-                              dilations[1], out_shape[3], out_shape[0] * out_shape[2], threads,
-                              kernel == core.DENSE_KERNEL)
+                              dilations[1], out_shape[3], out_shape[2],
+                              out_shape[0] * out_shape[2], threads, kernel == core.DENSE_KERNEL)
     band = _layout.depthwise_band_rows(dtype.itemsize, out_shape[2], out_shape[3], w_shape[3],
                                        w_shape[2], strides, dilations, out_shape[0] * c_out,
                                        threads)

@@ -31,11 +31,18 @@ def thread_count(requested, macs):
     return 1 if macs < SERIAL_MACS else requested
 
 
-def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, n_rows, threads,
-               dense):
+def item_rows(h_out, dense):
+    """Output rows of one work item: the dense kernel's block takes one
+    vector from each of DENSE_VECS rows where an image has that many (the
+    depthwise kernel chooses its own bands)."""
+    return core.DENSE_RUN_VECTORS if dense and h_out >= core.DENSE_RUN_VECTORS else 1
+
+
+def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, h_out, n_rows,
+               threads, dense):
     """Output points per work item along the last axis.
 
-    As many as fit the tile budget, but not fewer than the taps' reach
+    As many as fit the tile budget with the item's rows, but not fewer than the taps' reach
     (up to MAX_TILE_POINTS), else the halo would be copied more often than
     the data, nor than one run of the dense block (narrower, a row would
     run only on the narrow block, a quarter as fast); and cut so that every
@@ -48,7 +55,7 @@ def tile_width(itemsize, c_in, kernel_h, kernel_w, stride_w, dilation_w, w_out, 
     least = chunk * core.DENSE_RUN_VECTORS if dense else chunk
     reach = (kernel_w - 1) * dilation_w // stride_w
     phases = len({k * dilation_w % stride_w for k in range(kernel_w)})
-    fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases) - reach
+    fits = TILE_BYTES // itemsize // (c_in * kernel_h * phases * item_rows(h_out, dense)) - reach
     width = min(max(fits, reach, least), MAX_TILE_POINTS)
     if threads > 1 and n_rows * -(-w_out // width) < 4 * threads:
         width = max(-(-w_out * n_rows // (4 * threads)), least)
