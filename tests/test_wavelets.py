@@ -438,7 +438,7 @@ def test_iswt_in_place_equals_pywt_on_random_coefficients(shape, axis, level, dt
 
 
 @pytest.mark.parametrize("forward, inverse, level, bound", [
-    (fw.swt, fw.iswt, 4, 1.05), (fw.swt2, fw.iswt2, 3, 2.05), (fw.swtn, fw.iswtn, 2, 2.05)])
+    (fw.swt, fw.iswt, 4, 1.05), (fw.swt2, fw.iswt2, 3, 1.1), (fw.swtn, fw.iswtn, 2, 1.1)])
 def test_memory_stays_near_the_output_and_inputs_are_never_written(forward, inverse, level,
                                                                    bound):
     import tracemalloc
@@ -447,16 +447,16 @@ def test_memory_stays_near_the_output_and_inputs_are_never_written(forward, inve
     coeffs = forward(x, "db2", level)
     forward_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    # the output, plus one partial band of the input's size for 2 axes
+    # the output alone: a 2-D level is one pass, with a scratch of a few rows
     output = x.nbytes * level * (2 if forward is fw.swt else 4)
-    assert forward_peak <= 1.02 * (output + (0 if forward is fw.swt else x.nbytes))
+    assert forward_peak <= 1.02 * output
     kept = random_like(coeffs, np.random.default_rng(13))
     given = random_like(coeffs, np.random.default_rng(13))
     tracemalloc.start()
     back = inverse(given, "db2")
     inverse_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    # the output, each level written over it, plus a partial band per extra axis
+    # the output, each level written over it
     assert inverse_peak <= bound * back.nbytes
     assert_same_coeffs(given, kept)
 

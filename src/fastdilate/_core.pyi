@@ -182,3 +182,23 @@ def atrous_in_place(
     offsets: npt.NDArray[np.int64],
     num_threads: int,
 ) -> None: ...
+
+# _core_wavelets_2d.pxi: one level of a 2-D SWT (analysis: bands (x,) into
+# outputs (aa, ad, da, dd)) or its inverse (synthesis: (aa, ad, da, dd) into
+# (out,), out may be aa), arrays (pre, n_a, row) around the outer axis a, a
+# row being (mid, n_b, post) = inner around the inner axis b; keys (a, b).
+# weights_b (n_out, n_in, taps) and offsets_b (each in (-n_b, n_b)) along b at
+# the level's dilation; weights_a, offsets_a along a over a phase of
+# n_a / dilation rows, at dilation 1.
+def atrous_2d(
+    analysis: bool,
+    bands: tuple[_Floats, ...],
+    outputs: tuple[_Floats, ...],
+    inner: tuple[int, int, int],
+    weights_b: _Floats,
+    offsets_b: npt.NDArray[np.int64],
+    weights_a: _Floats,
+    offsets_a: npt.NDArray[np.int64],
+    dilation: int,
+    num_threads: int,
+) -> None: ...

@@ -492,3 +492,4 @@ def atrous_in_place(cnp.ndarray approx,    # IN/OUT (pre, m, q)
         run_inplace(<double*> cnp.PyArray_DATA(approx),
                     <const double*> (NULL if detail is None else cnp.PyArray_DATA(other)),
                     <const double*> cnp.PyArray_DATA(weights), &g, num_threads)
+include "_core_wavelets_2d.pxi"

@@ -7,7 +7,7 @@ Each case runs fastdilate at 1 and 2 threads and its peer round by round
 (interleaved, 0.2 s apart), and prints medians, the speedups, the bandwidth
 of the whole call (bytes read + written once per level) as a share of the
 copy bandwidth measured at the same thread count, the same share for one
-level of a 1-D case alone at 2 threads (the core's pass at the top level's
+level of a case alone at 2 threads (the core's pass at the top level's
 dilation into memory written before, so without page faults), and the peak
 memory that tracemalloc sees during one fastdilate call at 2 threads (it
 counts NumPy's allocations) as a multiple of the output's size.
@@ -30,7 +30,8 @@ import numpy as np
 
 import fastdilate.wavelets as fw
 from fastdilate.wavelets._filters import filter_bank
-from fastdilate.wavelets._passes import analyse, as_3d, synthesise_in_place
+from fastdilate.wavelets._passes import (analyse, analyse_2d, as_3d, synthesise_2d,
+                                         synthesise_in_place)
 
 PAUSE = 0.2
 MAX_PYWT_PHASES = 2 ** 16
@@ -158,6 +159,20 @@ def one_level_inverse(x, wavelet, level):
                                          2 ** (level - 1), t)
 
 
+def one_level_forward_2d(x, wavelet, level):
+    """swt2's top level alone, into bands made before."""
+    bank = filter_bank(wavelet)
+    bands = [np.empty_like(x) for _ in range(4)]
+    return lambda t: analyse_2d(x, (bank, bank), (0, 1), 2 ** (level - 1), bands, t)
+
+
+def one_level_inverse_2d(x, wavelet, level):
+    """iswt2's first level alone, written over an approximation made before."""
+    bank = filter_bank(wavelet)
+    bands = [x.copy(), x, x, x]
+    return lambda t: synthesise_2d(bands, (bank, bank), (0, 1), 2 ** (level - 1), bands[0], t)
+
+
 def one_d_cases(plan):
     import pywt
 
@@ -216,16 +231,19 @@ def two_d_cases(plan):
                     x = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
                     coeffs = fw.swt2(x, wavelet, level)
                     tag = f"{n}^2 {wavelet} L{level} {np.dtype(dtype).name}"
-                    # per level: 2 passes over x into 2 bands, 2 x 2 from those into 4
-                    traffic = level * 10 * x.nbytes
+                    # per level: x read and 4 bands written, or 4 bands read and 1 written
+                    per_level = 5 * x.nbytes
                     yield Case(f"swt2  {tag}", lambda t, x=x, w=wavelet, lv=level:
                                fw.swt2(x, w, lv, num_threads=t),
-                               lambda x=x, w=wavelet, lv=level: pywt.swt2(x, w, lv), traffic)
+                               lambda x=x, w=wavelet, lv=level: pywt.swt2(x, w, lv),
+                               per_level * level, one_level_forward_2d(x, wavelet, level),
+                               per_level)
                     slow = 4 ** level > MAX_PYWT_PHASES
                     yield Case(f"iswt2 {tag}", lambda t, c=coeffs, w=wavelet:
                                fw.iswt2(c, w, num_threads=t),
                                None if slow else lambda c=coeffs, w=wavelet: pywt.iswt2(c, w),
-                               traffic)
+                               per_level * level, one_level_inverse_2d(x, wavelet, level),
+                               per_level)
 
 
 def scipy_starlet(x, n_scales):

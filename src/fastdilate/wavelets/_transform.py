@@ -7,7 +7,11 @@ view, an extra trailing axis (real, imaginary) that is never transformed.
 """
 import numpy as np
 
-from ._passes import analyse, as_3d, synthesise, synthesise_in_place
+from ._passes import analyse, analyse_2d, as_3d, synthesise, synthesise_2d, synthesise_in_place
+
+# The bands of one 2-D level as the core's atrous_2d orders them, keyed
+# (outer axis, inner axis).
+KEYS_2D = ("aa", "ad", "da", "dd")
 
 
 class ShapeMismatchError(ValueError, RuntimeError):
@@ -58,7 +62,11 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
     for j, i in enumerate(range(start_level, start_level + level)):
         bands = {}
         approx_place = approx_places[(level - 1 - j) % 2] if trim_approx else None
-        _split(x, banks, axes, 2 ** i, 0, "", bands, spares, outputs, approx_place, num_threads)
+        if len(axes) == 2:
+            _split_2d(x, banks, axes, 2 ** i, bands, outputs, approx_place, num_threads)
+        else:
+            _split(x, banks, axes, 2 ** i, 0, "", bands, spares, outputs, approx_place,
+                   num_threads)
         x = bands[approx_key]
         if trim_approx:
             del bands[approx_key]
@@ -67,6 +75,23 @@ def forward(x, banks, axes, level, start_level, trim_approx, num_threads):
         levels.append(x)
     levels.reverse()
     return levels
+
+
+def _outer_first(axes, banks):
+    """The two axes outer first, their banks, and how a key of the caller's
+    axis order reads in that order (reversed when the axes come inner first)."""
+    if axes[0] < axes[1]:
+        return tuple(axes), tuple(banks), lambda key: key
+    return tuple(axes[::-1]), tuple(banks[::-1]), lambda key: key[::-1]
+
+
+def _split_2d(x, banks, axes, dilation, bands, outputs, approx_place, num_threads):
+    """The four bands of one 2-D level, in one pass over memory."""
+    axes, banks, caller_key = _outer_first(axes, banks)
+    outs = [approx_place if key == "aa" and approx_place is not None else outputs.take()
+            for key in KEYS_2D]
+    analyse_2d(x, banks, axes, dilation, outs, num_threads)
+    bands.update((caller_key(key), band) for key, band in zip(KEYS_2D, outs))
 
 
 def _split(x, banks, axes, dilation, k, prefix, bands, spares, outputs, approx_place,
@@ -100,10 +125,23 @@ def inverse(approx, levels, banks, axes, num_threads):
     spares = Spares()
     for j, details in enumerate(levels):
         dilation = 2 ** (n_levels - j - 1)
+        if len(axes) == 2 and len(details) == 3:
+            approx = _merge_2d(approx, j > 0, details, banks, axes, dilation, num_threads)
+            continue
         approx = _merge(approx, j > 0, details, banks, axes, dilation, 0, "", spares, num_threads)
         if approx is None:  # every band was missing
             raise ShapeMismatchError("iswtn: a level has no coefficients at all")
     return approx
+
+
+def _merge_2d(approx, owned, details, banks, axes, dilation, num_threads):
+    """One 2-D level with every band, in one pass over memory: written over
+    the approximation when ``owned``, else into a new array."""
+    axes, banks, caller_key = _outer_first(axes, banks)
+    out = approx if owned else np.empty_like(approx)
+    bands = [approx] + [details[caller_key(key)] for key in KEYS_2D[1:]]
+    synthesise_2d(bands, banks, axes, dilation, out, num_threads)
+    return out
 
 
 def _merge(approx, owned, details, banks, axes, dilation, k, prefix, spares, num_threads):
