@@ -88,6 +88,21 @@ X86_VARIANTS = {
 }
 
 
+def _x86_variants():
+    """The x86-64 builds to compile beside the baseline: all of them, or the
+    ones FASTDILATE_X86_BUILDS names (comma-separated, empty for none) for a
+    quicker build that tests one of them."""
+    chosen = os.environ.get("FASTDILATE_X86_BUILDS")
+    if chosen is None:
+        return X86_VARIANTS
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(X86_VARIANTS))
+    if unknown:
+        sys.exit(f"FASTDILATE_X86_BUILDS: unknown build(s) {unknown}; "
+                 f"the x86-64 builds are {', '.join(X86_VARIANTS)}")
+    return {name: X86_VARIANTS[name] for name in names}
+
+
 def _extensions():
     sources = "src/fastdilate"
     include_dirs = [sources, numpy.get_include()]
@@ -95,7 +110,7 @@ def _extensions():
     extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"],
                             include_dirs=include_dirs, define_macros=macros)]
     if _targets_x86_64():
-        for suffix, (gnu_flags, msvc_flags) in X86_VARIANTS.items():
+        for suffix, (gnu_flags, msvc_flags) in _x86_variants().items():
             flags = msvc_flags if sys.platform == "win32" else gnu_flags
             extensions.append(
                 Extension(f"fastdilate._core_{suffix}", [f"{sources}/_core_{suffix}.pyx"],

@@ -321,6 +321,9 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_select_##SUF##_##BYTES(           \
     return (fd_wn_v_##SUF##_##BYTES) ((m & (fd_wn_m_##SUF##_##BYTES) a)        \
                                       | (~m & (fd_wn_m_##SUF##_##BYTES) b)); }
 #else
+/* The multiply-adds through _simd.h's fd_madd, fused wherever the target
+ * has FMA: GCC fuses some lanewise loops and not others, and streamed and
+ * offline values would then differ in their last bit. */
 #define FD_WN_LANEWISE(SUF, BYTES, EXPR)                                      \
     fd_wn_v_##SUF##_##BYTES r;                                                \
     for (int i = 0; i < FD_WN_L_##SUF##_##BYTES; i++) r.e[i] = EXPR;          \
@@ -328,7 +331,7 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_select_##SUF##_##BYTES(           \
 #define FD_WN_VECTOR_OPS(T, SUF, BYTES)                                       \
 static inline fd_wn_v_##SUF##_##BYTES fd_wn_madd_##SUF##_##BYTES(             \
         fd_wn_v_##SUF##_##BYTES acc, fd_wn_v_##SUF##_##BYTES w, T x) {         \
-    FD_WN_LANEWISE(SUF, BYTES, acc.e[i] + w.e[i] * x) }                       \
+    FD_WN_LANEWISE(SUF, BYTES, fd_madd_##SUF(acc.e[i], w.e[i], x)) }          \
 static inline fd_wn_v_##SUF##_##BYTES fd_wn_add_##SUF##_##BYTES(              \
         fd_wn_v_##SUF##_##BYTES a, fd_wn_v_##SUF##_##BYTES b) {                \
     FD_WN_LANEWISE(SUF, BYTES, a.e[i] + b.e[i]) }                             \
@@ -337,7 +340,7 @@ static inline fd_wn_v_##SUF##_##BYTES fd_wn_mul_##SUF##_##BYTES(              \
     FD_WN_LANEWISE(SUF, BYTES, a.e[i] * b.e[i]) }                             \
 static inline fd_wn_v_##SUF##_##BYTES fd_wn_blend_##SUF##_##BYTES(            \
         fd_wn_v_##SUF##_##BYTES s, fd_wn_v_##SUF##_##BYTES v, fd_wn_v_##SUF##_##BYTES p) { \
-    FD_WN_LANEWISE(SUF, BYTES, s.e[i] * v.e[i] + (1 - s.e[i]) * p.e[i]) }
+    FD_WN_LANEWISE(SUF, BYTES, fd_madd_##SUF((1 - s.e[i]) * p.e[i], s.e[i], v.e[i])) }
 #endif
 
 /* The float32 tanh on whole vectors (the scalar formula, lane for lane). */
