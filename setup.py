@@ -1,7 +1,8 @@
 """Build the compiled core from one source several times: a baseline build
 that runs on any CPU of the platform and, on x86-64, AVX2+FMA and AVX-512
 builds, one of which is chosen at import when the CPU supports it.  OpenMP is used when the compiler accepts it;
-FASTDILATE_DISABLE_OPENMP=1 builds a serial core."""
+FASTDILATE_DISABLE_OPENMP=1 builds a serial core.  Beside it, once: the
+output pool (_memory)."""
 import os
 import sys
 import sysconfig
@@ -108,6 +109,8 @@ def _extensions():
     include_dirs = [sources, numpy.get_include()]
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")]
     extensions = [Extension("fastdilate._core", [f"{sources}/_core.pyx"],
+                            include_dirs=include_dirs, define_macros=macros),
+                  Extension("fastdilate._memory", [f"{sources}/_memory.pyx"],
                             include_dirs=include_dirs, define_macros=macros)]
     if _targets_x86_64():
         for suffix, (gnu_flags, msvc_flags) in _x86_variants().items():

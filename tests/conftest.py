@@ -20,6 +20,7 @@ import itertools
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 from hypothesis import HealthCheck, settings
@@ -220,6 +221,25 @@ def taps_touching(op, poisoned, weight_shape, **kwargs):
     all-ones weights."""
     hits, _ = reference_conv(op, poisoned.astype(np.float64), np.ones(weight_shape), **kwargs)
     return hits > 0
+
+
+def run_in_threads(worker, count):
+    """Run worker(i) for every i < count, each on a thread of its own, all at
+    once; the exceptions they raised."""
+    errors = []
+
+    def guarded(i):
+        try:
+            worker(i)
+        except BaseException as error:  # reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 def run_main(argv, capsys):

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import fastdilate as fd
-from conftest import SERIAL_MACS, assert_bitwise_equal, assert_matches_numpy, random_array
+from conftest import (SERIAL_MACS, assert_bitwise_equal, assert_matches_numpy, random_array,
+                      run_in_threads)
 
 OPENMP = fd.build_info()["openmp"]
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="this build has no OpenMP")
@@ -101,21 +102,13 @@ def test_four_python_threads_on_different_inputs_give_each_ones_result(num_threa
     rounds = 5
     start = threading.Barrier(len(PROBLEMS))
     results = [[] for _ in PROBLEMS]
-    errors = []
 
     def worker(i):
-        try:
-            start.wait()
-            for _ in range(rounds):
-                results[i].append(_call(PROBLEMS[i], *operands[i], num_threads=num_threads))
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
+        start.wait()
+        for _ in range(rounds):
+            results[i].append(_call(PROBLEMS[i], *operands[i], num_threads=num_threads))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(PROBLEMS))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(worker, len(PROBLEMS))
     assert not errors, errors
     for i, expect in enumerate(expected):
         assert len(results[i]) == rounds

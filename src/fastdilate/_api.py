@@ -5,17 +5,18 @@ the typed core.
 The core trusts what it is given, so every shape and bound it relies on is
 checked before it runs; a bad argument is a ValueError or TypeError that
 names it.  The array helpers here (``as_array``, ``check_real``,
-``result_dtype``, ``check_out``) are the dtype rules every front end uses.
+``result_dtype``, ``check_out``, ``output_allocator``) are the dtype rules
+and output allocation every front end uses.
 """
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, Literal, NamedTuple, Union
+from typing import TYPE_CHECKING, Callable, Literal, NamedTuple, Union
 
 import numpy as np
 
-from . import _layout
+from . import _layout, _memory
 from ._dispatch import core
 from ._checks import PADDING_MODES, as_int, as_thread_request, check_conv
 
@@ -50,6 +51,14 @@ def result_dtype(*dtypes):
     return np.dtype(np.float32) if single else np.dtype(np.float64)
 
 
+def output_allocator(shape, dtype):
+    """What allocates a new output of this shape and dtype: np.empty, or the
+    output pool's (_memory) for a large one, whose fresh memory would cost
+    more to fault in than many a convolution costs."""
+    size = math.prod(shape) * dtype.itemsize
+    return _memory.empty if _memory.MIN_BYTES <= size <= _memory.MAX_BYTES else np.empty
+
+
 def check_out(out, shape, dtype, inputs):
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
@@ -81,6 +90,7 @@ class _Plan(NamedTuple):
     x_shape: tuple      # input as the core sees it: (N, C_in, H, W)
     out_shape: tuple    # output as (N, C_out, H_out, W_out)
     result_shape: tuple  # output as the caller gets it
+    allocate: Callable  # np.empty or the output pool's (output_allocator)
     core: CorePlan
 
 
@@ -112,7 +122,8 @@ def _make_plan(name, spatial_dims, x_shape, x_dtype, w_shape, w_dtype, bias_spec
         strides, dilations, pads = (1,) + strides, (1,) + dilations, ((0, 0),) + pads
     plan = core_plan(dtype, batch_shape, w_shape, out_shape, strides, dilations,
                      (pads[0][0], pads[1][0]), padding_mode, geometry.groups, threads)
-    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape, plan)
+    return _Plan(dtype, batch_shape, out_shape, geometry.result_shape,
+                 output_allocator(geometry.result_shape, dtype), plan)
 
 
 @functools.lru_cache(maxsize=256)
@@ -196,7 +207,7 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         plan = _make_plan(*call)
 
     if out is None:
-        result = np.empty(plan.result_shape, dtype=plan.dtype)
+        result = plan.allocate(plan.result_shape, plan.dtype)
     else:
         named = [("input", x), ("weight", w)] + ([("bias", b)] if b is not None else [])
         result = check_out(out, plan.result_shape, plan.dtype, named)
