@@ -7,6 +7,7 @@ view, an extra trailing axis (real, imaginary) that is never transformed.
 """
 import numpy as np
 
+from .._api import output_allocator
 from ._passes import analyse, analyse_2d, as_3d, synthesise, synthesise_2d, synthesise_in_place
 
 # The bands of one 2-D level as the core's atrous_2d orders them, keyed
@@ -38,10 +39,12 @@ class OutputBlock:
     """The bands a transform returns, views of one allocation: NumPy asks
     for transparent huge pages on large allocations, so the pages of one
     block fault in 2 MB at a time, where many separate arrays of a few MB
-    fault in 4 KB pages and cost 3 times a pass over them."""
+    fault in 4 KB pages and cost 3 times a pass over them; and a block of
+    the output pool's sizes reuses one freed before (_api.output_allocator)."""
 
     def __init__(self, like, count):
-        self._block = np.empty((count,) + like.shape, like.dtype)
+        shape = (count,) + like.shape
+        self._block = output_allocator(shape, like.dtype)(shape, like.dtype)
         self._taken = 0
 
     def take(self):
