@@ -90,7 +90,9 @@ cdef void run_grad_weight(const floating* x, const floating* g, floating* partia
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     if use_threads:
         with nogil, parallel(num_threads=num_threads):
-            for item in prange(n_items, schedule="static"):
+            # (dynamic, as the forward's items: each piece sums into its own
+            # partial, so which thread runs it changes no bit)
+            for item in prange(n_items, schedule="dynamic"):
                 grad_weight_item(item, x, g, partial, p)
     else:
         with nogil:
@@ -258,7 +260,9 @@ cdef void run_thin_grad_weight(const floating* x, const floating* g, floating* p
     cdef bint use_threads = num_threads > 1 and n_items > 1 and not fd_in_forked_child()
     if use_threads:
         with nogil, parallel(num_threads=num_threads):
-            for item in prange(n_items, schedule="static"):
+            # (dynamic, as the forward's items: each piece sums into its own
+            # partial, so which thread runs it changes no bit)
+            for item in prange(n_items, schedule="dynamic"):
                 thin_grad_weight_item(item, x, g, partial, p)
     else:
         with nogil:
