@@ -246,7 +246,8 @@ def _grad_input(g4, x_shape, weight, plan):
     (n, c_in, h, w), (c_out, c_group, kh, kw) = x_shape, plan.shapes[2]
     extent = (h, w) if zeros else tuple(size + sum(pad) for size, pad in zip((h, w), pads))
     one_phase = len(plan.phases) == 1 and strides == (1, 1)
-    grad = (np.empty if one_phase else np.zeros)((n, c_in) + extent, g4.dtype)
+    shape = (n, c_in) + extent
+    grad = (_api.output_allocator(shape, g4.dtype) if one_phase else np.zeros)(shape, g4.dtype)
     # weight_t[c, o, kh, kw] = weight[o, c, kh, kw] within each group
     weight_t = np.asarray(weight, plan.dtype).reshape(groups, c_out // groups, c_group, kh, kw)
     weight_t = weight_t.transpose(0, 2, 1, 3, 4).reshape(c_in, c_out // groups, kh, kw)

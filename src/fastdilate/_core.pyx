@@ -194,7 +194,7 @@ cdef void run_convolution(const floating* x, const floating* weights, const floa
         # efficiency cores) takes fewer, rather than holding up the call.
         # Each item writes only its own outputs (the tile is scratch), so
         # which thread runs it changes no bit.  (Medians of 2-thread calls
-        # on this project's 2-core VM: 1.1-1.6x static's.)
+        # on this project's 2-core VM: mostly 1.1-1.4x static's.)
         with nogil, parallel(num_threads=team):
             for item in prange(n_items, schedule="dynamic"):
                 conv_work_item(item, first_tile + threadid() * tile_len, &taps,
