@@ -10,7 +10,6 @@
 
 #include <Python.h>
 #include <pythread.h>
-#include <string.h>
 #include <numpy/ndarraytypes.h>
 
 /* Blocks kept, and the sizes kept: below the least, malloc reuses freed
