@@ -62,7 +62,8 @@ def expected_dtype(*operands):
     return np.dtype(np.float32) if single else np.dtype(np.float64)
 
 
-LAYOUTS = ("contiguous", "list", "non-contiguous", "negative-stride", "fortran", "read-only")
+LAYOUTS = ("contiguous", "list", "non-contiguous", "negative-stride", "fortran", "read-only",
+           "unaligned")
 
 
 def relayout(array, layout):
@@ -84,7 +85,21 @@ def relayout(array, layout):
         copy = array.copy()
         copy.setflags(write=False)
         return copy
+    if layout == "unaligned":
+        return unaligned(array)
     raise AssertionError(layout)
+
+
+def unaligned(array):
+    """A C-contiguous copy of ``array`` at an odd address, as np.frombuffer
+    at an odd offset gives (a file's payload after its header, a field of a
+    packed record)."""
+    array = np.asarray(array)
+    buffer = np.zeros(array.nbytes + 1, np.uint8)
+    copy = np.frombuffer(buffer.data, array.dtype, array.size, offset=1).reshape(array.shape)
+    copy[...] = array
+    assert copy.flags.c_contiguous and (array.itemsize == 1 or not copy.flags.aligned)
+    return copy
 
 
 class Unchanged:
@@ -97,6 +112,16 @@ class Unchanged:
     def check(self):
         for array, copy in zip(self.arrays, self.copies):
             assert array.tobytes() == copy.tobytes(), "an input was written"
+
+
+def arrays_of(result):
+    """Every array of a result (an array, or tuples, lists and dicts of
+    them, as the wavelet transforms return), in order."""
+    if isinstance(result, np.ndarray):
+        return [result]
+    if isinstance(result, dict):
+        return [a for key in sorted(result) for a in arrays_of(result[key])]
+    return [a for item in result for a in arrays_of(item)]
 
 
 def assert_bitwise_equal(a, b):

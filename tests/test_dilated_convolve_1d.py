@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fastdilate as fd
 from conftest import (Unchanged, assert_bitwise_equal, assert_close, assert_matches_numpy,
-                      expected_dtype, random_array, sweep)
+                      expected_dtype, random_array, sweep, unaligned)
 from fastdilate import reference
 
 SEED_SIGNAL = [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0, 5.0]
@@ -155,11 +155,12 @@ def _layouts(rng):
         "fortran": np.asfortranarray(base),
         "transposed-view": rng.standard_normal((41, 3)).T,
         "read-only": np.frombuffer(base.tobytes(), dtype=np.float64).reshape(3, 41),
+        "unaligned": unaligned(base),
     }
 
 
 @pytest.mark.parametrize("layout", ["list", "non-contiguous", "negative-stride", "fortran",
-                                    "transposed-view", "read-only"])
+                                    "transposed-view", "read-only", "unaligned"])
 def test_any_signal_layout(layout):
     rng = np.random.default_rng(1)
     signal = _layouts(rng)[layout]
@@ -170,13 +171,15 @@ def test_any_signal_layout(layout):
     assert_matches_reference_rows(got, np.asarray(signal), kernel, 5)
 
 
-@pytest.mark.parametrize("layout", ["list", "non-contiguous", "negative-stride", "read-only"])
+@pytest.mark.parametrize("layout", ["list", "non-contiguous", "negative-stride", "read-only",
+                                    "unaligned"])
 def test_any_kernel_layout(layout):
     rng = np.random.default_rng(2)
     base = rng.standard_normal(4)
     kernel = {"list": base.tolist(), "non-contiguous": np.repeat(base, 3)[::3],
               "negative-stride": base[::-1].copy()[::-1],
-              "read-only": np.frombuffer(base.tobytes(), dtype=np.float64)}[layout]
+              "read-only": np.frombuffer(base.tobytes(), dtype=np.float64),
+              "unaligned": unaligned(base)}[layout]
     signal = rng.standard_normal((2, 30))
     got = fd.dilated_convolve_1d(signal, kernel, 3)
     assert_matches_reference_rows(got, signal, np.asarray(kernel), 3)

@@ -14,22 +14,13 @@ import pywt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import sweep
+from conftest import arrays_of, sweep
 from fastdilate import wavelets as fw
 from test_wavelets import DISCRETE, assert_close, assert_same_coeffs, random_like
 
 
-def bands_of(coeffs):
-    """Every array of a coefficient list (any layout), in order."""
-    if isinstance(coeffs, np.ndarray):
-        return [coeffs]
-    if isinstance(coeffs, dict):
-        return [b for key in sorted(coeffs) for b in bands_of(coeffs[key])]
-    return [b for c in coeffs for b in bands_of(c)]
-
-
 def assert_bitwise(first, other):
-    for a, b in zip(bands_of(first), bands_of(other), strict=True):
+    for a, b in zip(arrays_of(first), arrays_of(other), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -120,13 +111,13 @@ def test_the_2d_inverse_needs_only_its_output(inverse, as_input, threads):
     rng = np.random.default_rng(23)
     coeffs = random_like(fw.swt2(rng.standard_normal((256, 192)), "sym4", 3), rng)
     given = as_input(coeffs)
-    kept = [b.copy() for b in bands_of(given)]
+    kept = [b.copy() for b in arrays_of(given)]
     tracemalloc.start()
     back = inverse(given, "sym4", num_threads=threads)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 1.1 * back.nbytes
-    assert_bitwise(kept, bands_of(given))  # inputs never written
+    assert_bitwise(kept, arrays_of(given))  # inputs never written
 
 
 def test_the_2d_kernel_refuses_operands_that_do_not_agree():

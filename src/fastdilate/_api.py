@@ -40,6 +40,17 @@ def as_array(name, value):
     return array
 
 
+def core_array(value, dtype):
+    """``value`` as a C-contiguous, aligned array of ``dtype``: the array
+    itself where it is one, else a copy.  np.ascontiguousarray keeps an
+    unaligned buffer (np.frombuffer at an odd offset, a field of a packed
+    record, a frame that Dask's distributed workers received) as it is,
+    and the core's loops read it through typed pointers, for which such an
+    address is undefined behaviour."""
+    array = np.ascontiguousarray(value, dtype)
+    return array if array.flags.aligned else array.copy()
+
+
 def check_real(name, dtype):
     if dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
@@ -65,8 +76,8 @@ def check_out(out, shape, dtype, inputs):
     if out.shape != shape or out.dtype != dtype:
         raise ValueError(f"out must have shape {shape} and dtype {dtype}, "
                          f"got shape {out.shape} and dtype {out.dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be a writeable C-contiguous array")
+    if not (out.flags.c_contiguous and out.flags.aligned and out.flags.writeable):
+        raise ValueError("out must be a writeable, aligned, C-contiguous array")
     for name, array in inputs:
         if np.shares_memory(out, array):
             raise ValueError(f"out overlaps {name}; pass a separate array")
@@ -168,8 +179,9 @@ def _reads_padding(x_shape, w_shape, out_shape, strides, dilations, pads_before)
 
 
 def run_core(plan, x, w, b, out):
-    """Run the core on C-contiguous arrays of the plan's dtype: x and out 4-D,
-    w of the weight's shape (packed here for the dense kernel), b (C_out,) or None."""
+    """Run the core on C-contiguous, aligned arrays of the plan's dtype (see
+    core_array): x and out 4-D, w of the weight's shape (packed here for the
+    dense kernel), b (C_out,) or None."""
     b = plan.zero_bias if b is None else b
     skip_padding = plan.pads_with_zeros and _layout.padding_taps_add_zeros(w, b)
     core.conv2d_forward(x, (_layout.packed_weight(w, plan.groups)
@@ -213,9 +225,8 @@ def _convolve(name, input, weight, bias, stride, padding, dilation, groups,
         result = check_out(out, plan.result_shape, plan.dtype, named)
     if plan.out_shape[0] == 0:
         return result
-    run_core(plan.core, np.ascontiguousarray(x, dtype=plan.dtype).reshape(plan.x_shape),
-             np.ascontiguousarray(w, dtype=plan.dtype),
-             None if b is None else np.ascontiguousarray(b, dtype=plan.dtype),
+    run_core(plan.core, core_array(x, plan.dtype).reshape(plan.x_shape),
+             core_array(w, plan.dtype), None if b is None else core_array(b, plan.dtype),
              result.reshape(plan.out_shape))
     return result
 

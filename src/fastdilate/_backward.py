@@ -115,14 +115,14 @@ def _backward(name, spatial_dims, grad_output, input, weight, stride, padding, d
     else:  # lists, floats, NumPy scalars...: checked afresh every time
         plan = _make_plan(*call)
     dtype, (g_shape, x_shape, w_shape) = plan.dtype, plan.shapes
-    g4 = np.ascontiguousarray(g, dtype).reshape(g_shape)
+    g4 = _api.core_array(g, dtype).reshape(g_shape)
     empty = g_shape[0] == 0
     grad_input = grad_weight = grad_bias = None
     if mask[0]:
         grad_input = (np.zeros(x_shape, dtype) if empty else
                       _grad_input(g4, x_shape, w, plan)).reshape(x.shape)
     if mask[1]:
-        x4 = np.ascontiguousarray(x, dtype).reshape(x_shape)
+        x4 = _api.core_array(x, dtype).reshape(x_shape)
         grad_weight = (np.zeros(w_shape, dtype) if empty else
                        _grad_weight(g4, x4, w_shape, *plan.args)).reshape(w.shape)
     if mask[2]:
@@ -252,7 +252,7 @@ def _grad_input(g4, x_shape, weight, plan):
     weight_t = np.asarray(weight, plan.dtype).reshape(groups, c_out // groups, c_group, kh, kw)
     weight_t = weight_t.transpose(0, 2, 1, 3, 4).reshape(c_in, c_out // groups, kh, kw)
     for rows, cols, ph, pw, core_plan in plan.phases:
-        taps = np.ascontiguousarray(weight_t[:, :, rows][:, :, :, cols])
+        taps = _api.core_array(weight_t[:, :, rows][:, :, :, cols], plan.dtype)
         _run_phase(g4, taps, ph, pw, core_plan, grad, strides)
     return grad if zeros else _fold(_fold(grad, 3, w, pads[1], padding_mode), 2, h, pads[0],
                                     padding_mode)

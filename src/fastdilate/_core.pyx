@@ -221,9 +221,10 @@ cdef check_operands(cnp.ndarray x, cnp.ndarray weights, cnp.ndarray bias, cnp.nd
     cdef int dtype = cnp.PyArray_TYPE(out)
     cdef cnp.ndarray array
     for array in (x, weights, bias, out):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     if (x.ndim != 4 or out.ndim != 4 or x.shape[0] != out.shape[0] or groups < 1
             or kernel_h < 1 or kernel_w < 1 or x.shape[1] % groups or out.shape[1] % groups
             or kernel not in (THIN_KERNEL, DENSE_KERNEL, DEPTHWISE_KERNEL)
@@ -242,9 +243,9 @@ def pack_dense_weights(cnp.ndarray weight,  # IN  (C_out, C_in // groups, KH, KW
     array costs more than a small convolution."""
     cdef int dtype = cnp.PyArray_TYPE(weight)
     if (cnp.PyArray_TYPE(packed) != dtype or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(weight) or not cnp.PyArray_IS_C_CONTIGUOUS(packed)
+            or not cnp.PyArray_ISCARRAY_RO(weight) or not cnp.PyArray_ISCARRAY_RO(packed)
             or weight.ndim != 4 or groups < 1 or weight.shape[0] % groups):
-        raise ValueError("fastdilate core: weights must be C-contiguous float32 or float64")
+        raise ValueError("fastdilate core: weights must be aligned C-contiguous float32 or float64")
     cdef Py_ssize_t c_out_group = weight.shape[0] // groups
     cdef Py_ssize_t per_channel = weight.shape[1] * weight.shape[2] * weight.shape[3]
     if packed.size != groups * packed_channels(c_out_group, DENSE_KERNEL) * per_channel:
@@ -271,7 +272,8 @@ def conv2d_forward(cnp.ndarray x,        # IN  (N, C_in, H, W), unpadded
                    bint skip_padding, int num_threads):
     """Direct 2-D cross-correlation (conv1d is H = 1).
 
-    All four arrays are C-contiguous and of one dtype, float32 or float64.
+    All four arrays are C-contiguous, aligned and of one dtype, float32 or
+    float64.
     ``kernel`` is DENSE_KERNEL, THIN_KERNEL or DEPTHWISE_KERNEL (groups ==
     C_in == C_out; it takes ``band_rows`` output rows of a channel per work
     item and the whole width, the others choose their rows).  ``weights`` (see

@@ -119,9 +119,10 @@ def conv_grad_weight(cnp.ndarray x,        # IN  (N, H_in, G, C_pad / lanes, W_i
     cdef int dtype = cnp.PyArray_TYPE(partial)
     cdef cnp.ndarray array
     for array in (x, g, partial):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     cdef Py_ssize_t itemsize = 4 if dtype == cnp.NPY_FLOAT32 else 8
     cdef GradWeight p
     cdef Py_ssize_t lanes = VECTOR_BYTES // itemsize
@@ -283,9 +284,10 @@ def conv_grad_weight_thin(cnp.ndarray x,        # IN  (N, C_in, H_in, W_in)
     cdef int dtype = cnp.PyArray_TYPE(partial)
     cdef cnp.ndarray array
     for array in (x, g, partial):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     if x.ndim != 4 or g.ndim != 4 or partial.ndim != 5:
         raise ValueError("fastdilate core: operand shapes do not agree")
     cdef ThinGradWeight p
@@ -365,9 +367,10 @@ def pack_channel_blocks(cnp.ndarray src,  # IN  (N, C, H, W)
     cdef int dtype = cnp.PyArray_TYPE(src)
     cdef cnp.ndarray array
     for array in (src, out):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     if (src.ndim != 4 or out.ndim != 6 or out.shape[0] != src.shape[0] or out.shape[2] < 1
             or src.shape[1] % out.shape[2]
             or out.shape[3] * out.shape[5] < src.shape[1] // out.shape[2] or top < 0 or left < 0):

@@ -209,9 +209,10 @@ def atrous_level(tuple inputs,         # IN  1 or 2 arrays (pre, n, post)
         raise ValueError("fastdilate core: 1 or 2 inputs and outputs")
     cdef cnp.ndarray first = inputs[0]
     for array in inputs + outputs + (weights,):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     for array in inputs + outputs:
         if (array.ndim != 3 or first.ndim != 3 or array.shape[0] != first.shape[0]
                 or array.shape[1] != first.shape[1] or array.shape[2] != first.shape[2]):
@@ -219,7 +220,7 @@ def atrous_level(tuple inputs,         # IN  1 or 2 arrays (pre, n, post)
     if (weights.ndim != 3 or weights.shape[0] != len(outputs) or weights.shape[1] != len(inputs)
             or not 1 <= weights.shape[2] <= ATROUS_MAX_TAPS or cnp.PyArray_TYPE(offsets) != cnp.NPY_INT64
             or offsets.ndim != 1 or offsets.shape[0] != weights.shape[2]
-            or not cnp.PyArray_IS_C_CONTIGUOUS(offsets) or first.shape[1] < 1
+            or not cnp.PyArray_ISCARRAY_RO(offsets) or first.shape[1] < 1
             or abs(offsets).max() >= first.shape[1]):
         raise ValueError("fastdilate core: weights and offsets do not agree")
     g.pre, g.n, g.post = first.shape[0], first.shape[1], first.shape[2]
@@ -450,9 +451,10 @@ def atrous_in_place(cnp.ndarray approx,    # IN/OUT (pre, m, q)
     cdef Py_ssize_t chunk
     operands = (approx, weights) + (() if detail is None else (detail,))
     for array in operands:
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     cdef cnp.ndarray other = approx if detail is None else detail
     if (approx.ndim != 3 or other.ndim != 3 or other.shape[0] != approx.shape[0]
             or other.shape[1] != approx.shape[1] or other.shape[2] != approx.shape[2]):
@@ -461,7 +463,7 @@ def atrous_in_place(cnp.ndarray approx,    # IN/OUT (pre, m, q)
     if (weights.ndim != 2 or weights.shape[0] != n_in
             or not 1 <= weights.shape[1] <= ATROUS_MAX_TAPS
             or cnp.PyArray_TYPE(offsets) != cnp.NPY_INT64 or offsets.ndim != 1
-            or offsets.shape[0] != weights.shape[1] or not cnp.PyArray_IS_C_CONTIGUOUS(offsets)
+            or offsets.shape[0] != weights.shape[1] or not cnp.PyArray_ISCARRAY_RO(offsets)
             or approx.shape[1] < 1 or abs(offsets).max() >= approx.shape[1]):
         raise ValueError("fastdilate core: weights and offsets do not agree")
     g.pre, g.m, g.q = approx.shape[0], approx.shape[1], approx.shape[2]

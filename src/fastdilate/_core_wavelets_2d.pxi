@@ -213,9 +213,10 @@ def atrous_2d(bint analysis,
     first = bands[0]
     dtype = cnp.PyArray_TYPE(first)
     for array in bands + outputs + (weights_a, weights_b):
-        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array)
+        if (cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array)
                 or dtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
-            raise ValueError("fastdilate core: operands must be C-contiguous float32 or float64")
+            raise ValueError("fastdilate core: operands must be aligned C-contiguous "
+                             "float32 or float64")
     for array in bands + outputs:
         if (array.ndim != 3 or array.shape[0] != first.shape[0]
                 or array.shape[1] != first.shape[1] or array.shape[2] != first.shape[2]):
@@ -231,7 +232,7 @@ def atrous_2d(bint analysis,
         if (weights.ndim != 3 or weights.shape[0] != n_out or weights.shape[1] != n_in
                 or not 1 <= weights.shape[2] <= ATROUS_MAX_TAPS
                 or cnp.PyArray_TYPE(offsets) != cnp.NPY_INT64 or offsets.ndim != 1
-                or offsets.shape[0] != weights.shape[2] or not cnp.PyArray_IS_C_CONTIGUOUS(offsets)
+                or offsets.shape[0] != weights.shape[2] or not cnp.PyArray_ISCARRAY_RO(offsets)
                 or size < 1 or abs(offsets).max() >= size):
             raise ValueError("fastdilate core: weights and offsets do not agree")
     if first.shape[0] * first.shape[1] * first.shape[2] == 0:

@@ -30,9 +30,10 @@ cdef class WaveNetKernel:
                  Py_ssize_t state_len, Py_ssize_t chunk, double head_scale,
                  bint time_major=False):
         for table in (layers, arrays, buffers, offsets, scratch):
-            if cnp.PyArray_TYPE(table) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(table):
-                raise ValueError("fastdilate core: WaveNet tables must be C-contiguous intp")
-        if (weights.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(weights)
+            if cnp.PyArray_TYPE(table) != cnp.NPY_INTP or not cnp.PyArray_ISCARRAY_RO(table):
+                raise ValueError("fastdilate core: WaveNet tables must be aligned C-contiguous "
+                                 "intp")
+        if (weights.ndim != 1 or not cnp.PyArray_ISCARRAY_RO(weights)
                 or cnp.PyArray_TYPE(weights) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
             raise ValueError("fastdilate core: WaveNet weights must be flat float32 or float64")
         if (layers.size % N_LAYER_FIELDS or arrays.size % N_ARRAY_FIELDS or arrays.size == 0
@@ -70,11 +71,11 @@ cdef class WaveNetKernel:
         cdef int dtype = cnp.PyArray_TYPE(self.keep[0])
         cdef cnp.ndarray array
         for array in (x, y, state, scratch):
-            if cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_IS_C_CONTIGUOUS(array):
-                raise ValueError("fastdilate core: WaveNet operands must be C-contiguous "
+            if cnp.PyArray_TYPE(array) != dtype or not cnp.PyArray_ISCARRAY_RO(array):
+                raise ValueError("fastdilate core: WaveNet operands must be aligned C-contiguous "
                                  "arrays of the weights' dtype")
-        if cnp.PyArray_TYPE(positions) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(positions):
-            raise ValueError("fastdilate core: WaveNet positions must be C-contiguous intp")
+        if cnp.PyArray_TYPE(positions) != cnp.NPY_INTP or not cnp.PyArray_ISCARRAY_RO(positions):
+            raise ValueError("fastdilate core: WaveNet positions must be aligned C-contiguous intp")
         if (n_streams < 0 or length < 0 or x.size != n_streams * length or y.size != x.size
                 or state.size != n_states * self.state_len
                 or positions.size != n_states * self.n_buffers
@@ -124,7 +125,7 @@ cdef class WaveNetKernel:
 
     def stream_bound(self, object block, object out):
         """Run the bound stream over ``block`` into ``out`` when both are what
-        it takes as they are: C-contiguous (T,) or (1, T) arrays of the
+        it takes as they are: aligned C-contiguous (T,) or (1, T) arrays of the
         weights' dtype, of one shape, out writeable and apart from block.
         Returns whether it ran; anything else is left to the checked path."""
         cdef cnp.ndarray x, y
@@ -138,7 +139,7 @@ cdef class WaveNetKernel:
         x, y = block, out
         nd = cnp.PyArray_NDIM(x)
         if (cnp.PyArray_TYPE(x) != dtype or cnp.PyArray_TYPE(y) != dtype
-                or not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_IS_C_CONTIGUOUS(y)
+                or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISCARRAY_RO(y)
                 or not cnp.PyArray_ISWRITEABLE(y) or nd < 1 or nd > 2 or cnp.PyArray_NDIM(y) != nd
                 or (nd == 2 and cnp.PyArray_DIM(x, 0) != 1)):
             return False

@@ -106,8 +106,7 @@ def packed_weight(weight, groups):
     [groups][C_out // groups / CO_BLOCK][C_in // groups][KH*KW][CO_BLOCK],
     each group's output channels padded with zero ones to whole blocks.
     (The thin kernel reads them in PyTorch's order.)"""
-    weight = np.ascontiguousarray(weight.reshape(weight.shape[:2] + (1,) * (4 - weight.ndim)
-                                                 + weight.shape[2:]))
+    weight = weight.reshape(weight.shape[:2] + (1,) * (4 - weight.ndim) + weight.shape[2:])
     c_out, c_in_group, kernel_h, kernel_w = weight.shape
     channels = groups * -(-(c_out // groups) // core.DENSE_CO_BLOCK) * core.DENSE_CO_BLOCK
     packed = np.empty(channels * c_in_group * kernel_h * kernel_w, weight.dtype)

@@ -25,7 +25,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _layout
-from .._api import as_array, check_out
+from .._api import as_array, check_out, core_array
 from .._checks import as_int, as_thread_request
 from .._dispatch import core
 
@@ -380,9 +380,9 @@ class WaveNet:
         x = value if type(value) is np.ndarray else as_array(name, value)
         if x.ndim not in (1, 2):
             raise ValueError(f"{name} must have shape (T,) or (N, T), got {x.shape}")
-        if x.dtype != self.dtype or not x.flags.c_contiguous:
+        if x.dtype != self.dtype or not (x.flags.c_contiguous and x.flags.aligned):
             as_array(name, x)  # the dtype rules: real numbers only
-            x = np.ascontiguousarray(x, dtype=self.dtype)
+            x = core_array(x, self.dtype)
         return x
 
     def __call__(self, x):
@@ -440,7 +440,8 @@ class WaveNet:
     def _stream_checked(self, block, out):
         """stream() for any block and out: checked, converted, then run."""
         x = block
-        if type(x) is not np.ndarray or x.dtype != self.dtype or not x.flags.c_contiguous:
+        if (type(x) is not np.ndarray or x.dtype != self.dtype
+                or not (x.flags.c_contiguous and x.flags.aligned)):
             x = self._signal("block", block)
         shape = x.shape
         if len(shape) == 1:

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from .._api import as_array, conv2d, result_dtype
+from .._api import as_array, conv2d, core_array, result_dtype
 from .._checks import as_int, as_thread_request
 from ._passes import as_3d
 
@@ -78,7 +78,7 @@ def _smooth(src, dst, dilation, axes, mode, scratch, num_threads):
 
 def _as_data(name, data):
     x = as_array(name, data)
-    x = np.ascontiguousarray(x, result_dtype(x.dtype))
+    x = core_array(x, result_dtype(x.dtype))
     if x.ndim < 1 or x.size == 0:
         raise ValueError(f"{name} must be a non-empty array of at least 1 dimension, "
                          f"got shape {x.shape}")

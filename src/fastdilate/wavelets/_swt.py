@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .._api import check_real, result_dtype
+from .._api import check_real, core_array, result_dtype
 from .._checks import as_thread_request
 from ._filters import banks_per_axis, normalised
 from ._transform import ShapeMismatchError, forward, inverse
@@ -39,8 +39,8 @@ def _real_view(array, real, is_complex):
     """``array`` C-contiguous in the compute dtype; complex as (..., 2) of
     its real and imaginary parts (a view, no copy beyond the conversion)."""
     if not is_complex:
-        return np.ascontiguousarray(array, real)
-    whole = np.ascontiguousarray(array, np.result_type(real, np.complex64))
+        return core_array(array, real)
+    whole = core_array(array, np.result_type(real, np.complex64))
     return whole.view(real).reshape(array.shape + (2,))
 
 
