@@ -119,3 +119,20 @@ def test_the_core_refuses_an_unaligned_operand():
     for operands in ((unaligned(x), w, out), (x, unaligned(w), out), (x, w, unaligned(out))):
         with pytest.raises(ValueError, match="aligned C-contiguous"):
             _api.run_core(plan, operands[0], operands[1], None, operands[2])
+
+
+def test_torch_front_end():
+    # torch.from_numpy and torch.frombuffer keep an odd address as it is.
+    import torch
+
+    import fastdilate.torch as fdt
+
+    x, w, b = random((2, 3, 30), 1), random((4, 3, 3), 2), random(4, 3)
+
+    def forward_and_grads(x, w, b):
+        x, w, b = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+        y = fdt.conv1d(x, w, b, padding=2, dilation=2)
+        y.backward(torch.ones_like(y))
+        return [t.detach().numpy() for t in (y, x.grad, w.grad, b.grad)]
+
+    assert_same_from_unaligned(forward_and_grads, x, w, b)
